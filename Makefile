@@ -1,0 +1,31 @@
+# `make demo`: set up, retrain with DVC, predict on a seed document.  `make test`: set up, run tests.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+DEMO_DOC ?= seeds/004_1a28b8d5617e04ee.txt
+# dvc.yaml's stages run `python`: the project's interpreter must come first on PATH.
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: demo test bench clean
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test,embeddings]"
+	touch $@
+
+demo: $(INSTALLED)
+	$(BIN)/dvc repro
+	$(BIN)/stance predict $(DEMO_DOC) -o data/demo-predictions.csv
+	$(BIN)/python -c "import pandas as pd; pd.set_option('display.width', 200); pd.set_option('display.max_colwidth', 70); print(pd.read_csv('data/demo-predictions.csv')[['index', 'text', 'stance', 'stance_p', 'bloc', 'bloc_p', 'claim', 'claim_p']].to_string(index=False))"
+
+test: $(INSTALLED)
+	$(BIN)/python -m pytest
+
+bench: $(INSTALLED)
+	$(BIN)/python bench/train_time.py
+	$(BIN)/python bench/predict_throughput.py
+
+clean:
+	rm -rf $(VENV) data mlruns mlartifacts mlflow.db

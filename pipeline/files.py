@@ -1,0 +1,57 @@
+"""Writing files so that a failure never leaves a partial output behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+@contextmanager
+def atomic_path(target: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside `target`; rename it onto `target` only on success."""
+    target = Path(target)
+    if not target.parent.is_dir():
+        raise FileNotFoundError(f"{target}: output directory {target.parent} does not exist")
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(handle)
+    temporary = Path(temporary)
+    try:
+        yield temporary
+        os.replace(temporary, target)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def write_jsonl(records: Iterable[dict[str, Any]], target: str | Path) -> None:
+    """Write one JSON object per line, atomically."""
+    with atomic_path(target) as temporary, temporary.open("w", encoding="utf-8") as out:
+        for record in records:
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def write_json(content: Any, target: str | Path) -> None:
+    """Write pretty JSON, atomically."""
+    with atomic_path(target) as temporary:
+        temporary.write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    """Read a JSONL file, naming the file and line of a malformed record."""
+    records = []
+    with Path(path).open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{path}: line {number}: malformed JSON ({error.msg})") from None
+            if not isinstance(record, dict):
+                raise ValueError(f"{path}: line {number}: expected a JSON object")
+            records.append(record)
+    return records

@@ -1,0 +1,1 @@
+"""DVC stages: each module is one stage of dvc.yaml, run as `python -m pipeline.stages.NAME`."""
