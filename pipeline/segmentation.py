@@ -137,3 +137,7 @@ class Segmenter:
     def segment_file(self, path: Path, encoding: str = "utf-8") -> list[dict[str, Any]]:
         """Sentence records of one file, named by its file name."""
         return self.segment(read_document(path, encoding), path.name)
+
+    def segment_folder(self, folder: Path) -> list[dict[str, Any]]:
+        """Sentence records of every `.txt` document in a folder, in file-name order."""
+        return [record for path in sorted(folder.glob("*.txt")) for record in self.segment_file(path)]

@@ -10,12 +10,6 @@ from pipeline.files import write_jsonl
 from pipeline.segmentation import SegmentationSettings, Segmenter
 
 
-def segment_corpus(corpus: Path, settings: SegmentationSettings) -> list[dict]:
-    """Sentence records of every `.txt` document in `corpus`, in file-name order."""
-    segmenter = Segmenter(settings)
-    return [record for path in sorted(corpus.glob("*.txt")) for record in segmenter.segment_file(path)]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("corpus", type=Path, help="folder of .txt documents")
@@ -24,7 +18,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = SegmentationSettings.from_params(load_params(args.params))
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    records = segment_corpus(args.corpus, settings)
+    records = Segmenter(settings).segment_folder(args.corpus)
     write_jsonl(records, args.output)
     print(f"segment: {len(records)} sentences from {args.corpus} -> {args.output}")
 
