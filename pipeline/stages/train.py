@@ -1,0 +1,75 @@
+"""Stage `train`: refit each task's chosen candidate on all labels, save it, register it.
+
+The candidate is the one `evaluate` chose; its hyper-parameters are searched once more by a
+grouped cross-validation over all labels. Each model is written to `models/<task>/` (MLflow
+model, skops format, with a model card) and registered in MLflow as `natostance-<task>` with
+the alias `champion`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from threadpoolctl import threadpool_limits
+
+from pipeline import tracking
+from pipeline.candidates import CandidateSettings, build
+from pipeline.config import Schema, load_params
+from pipeline.crossval import load_table, searched
+from pipeline.errors import InputError
+from pipeline.metrics import Headline
+from pipeline.modelcard import model_card
+from pipeline.models import save_model
+from pipeline.stages.evaluate import columns_from
+
+
+def train(dataset: Path, summary_path: Path, models: Path, params: dict) -> None:
+    schema = Schema.load(params["data"]["schema"])
+    columns = columns_from(params)
+    settings = CandidateSettings.load(params["train"]["candidates"])
+    candidates = {candidate.name: candidate for candidate in settings.candidates}
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    table = load_table(dataset, schema)
+    groups = table[columns.group].to_numpy()
+    input_columns = [c for c in (columns.text, columns.group, columns.order, columns.target) if c]
+    for task, labels in schema.tasks.items():
+        labels = list(labels)
+        chosen = summary["tasks"][task]
+        candidate = candidates[chosen["chosen"]]
+        headline = Headline.from_params(task, params)
+        model = searched(build(candidate, settings, columns, params["seed"]), candidate.grid,
+                         params["train"]["inner_folds"], headline.scorer(labels))
+        model.fit(table, table[task].to_numpy(), groups=groups)
+        best_params = getattr(model, "best_params_", {})
+        estimator = getattr(model, "best_estimator_", model)
+        started = time.perf_counter()
+        estimator.predict_proba(table)
+        speed = len(table) / (time.perf_counter() - started)
+        card = model_card(task, labels, chosen, best_params, columns)
+        save_model(estimator, models / task, task, labels, input_columns, card)
+        version = tracking.register_champion(chosen["run_id"], task, models / task)
+        print(f"train: {task}: {candidate.name} {best_params} -> {models / task}, {version} @champion,"
+              f" {speed:,.0f} sentences/s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("dataset", type=Path, help="labeled data set (.parquet, .csv or .jsonl)")
+    parser.add_argument("summary", type=Path, help="evaluation summary written by `evaluate` (.json)")
+    parser.add_argument("models", type=Path, help="folder to write one model folder per task into")
+    parser.add_argument("--params", type=Path, default=Path("configs/params.yaml"))
+    args = parser.parse_args()
+    args.models.mkdir(parents=True, exist_ok=True)
+    try:
+        with threadpool_limits(1):
+            train(args.dataset, args.summary, args.models, load_params(args.params))
+    except InputError as error:
+        sys.exit(f"train: {error}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""MLflow tracking: one parent run per training, a child run per task and candidate, and the
+chosen models registered as `natostance-<task>` with the alias `champion`."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from contextlib import contextmanager
+from typing import Any
+
+import pandas as pd
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+EXPERIMENT = "natostance"
+REGISTERED_PREFIX = "natostance-"
+CHAMPION = "champion"
+
+
+def tracking_uri() -> str:
+    """`MLFLOW_TRACKING_URI` when set, else the SQLite store at the repository root."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def configure():
+    """Import MLflow pointed at the project's store and experiment."""
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri())
+    mlflow.set_experiment(EXPERIMENT)
+    return mlflow
+
+
+def git_commit() -> str:
+    """The checked-out commit, or 'unknown' outside a git checkout."""
+    try:
+        result = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+        return result.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def labels_hash(table: pd.DataFrame, id_column: str | None, tasks: list[str]) -> str:
+    """A digest of the labeled rows (ids and labels), to tell runs on different labels apart."""
+    columns = [c for c in [id_column, *tasks] if c and c in table.columns]
+    return hashlib.sha256(table[columns].to_csv(index=False).encode()).hexdigest()[:16]
+
+
+def flatten(prefix: str, value: Any) -> dict[str, Any]:
+    """Nested parameters as `a.b.c` keys."""
+    if isinstance(value, dict):
+        return {k: v for key, item in value.items() for k, v in flatten(f"{prefix}.{key}" if prefix else str(key), item).items()}
+    return {prefix: value}
+
+
+@contextmanager
+def parent_run(stage: str, tags: dict[str, str], params: dict[str, Any]):
+    """A parent run for one training; yields its run id."""
+    mlflow = configure()
+    with mlflow.start_run(run_name=f"dvc-{stage}", tags={"dvc_stage": stage, **tags}) as run:
+        mlflow.log_params({k: str(v)[:500] for k, v in flatten("", params).items()})
+        yield run.info.run_id
+
+
+def log_candidate(
+    parent_id: str, name: str, params: dict[str, Any], metrics: dict[str, float], tags: dict[str, str],
+    confusion_figure, errors: pd.DataFrame, dataset: pd.DataFrame, dataset_source: str, target: str,
+) -> str:
+    """One child run: parameters, CV metrics, confusion matrix image, error table, data set input."""
+    mlflow = configure()
+    with mlflow.start_run(run_name=name, nested=True, parent_run_id=parent_id, tags=tags) as run:
+        mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+        mlflow.log_metrics(metrics)
+        mlflow.log_figure(confusion_figure, "confusion_matrix.png")
+        mlflow.log_table(errors, artifact_file="errors.json")
+        mlflow.log_input(
+            mlflow.data.from_pandas(dataset, source=dataset_source, name="natostance-labels", targets=target),
+            context="training",
+        )
+        return run.info.run_id
+
+
+def register_champion(run_id: str, task: str, folder) -> str:
+    """Log a saved model folder into its candidate's run, register it and point `champion` at it."""
+    mlflow = configure()
+    name = f"{REGISTERED_PREFIX}{task}"
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_artifacts(str(folder), artifact_path="model")
+        mlflow.set_tag("champion", "true")
+    version = mlflow.register_model(f"runs:/{run_id}/model", name).version
+    mlflow.MlflowClient().set_registered_model_alias(name, CHAMPION, version)
+    return f"models:/{name}/{version}"
