@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import sklearn
 from sklearn.model_selection import GridSearchCV, GroupKFold, cross_validate
+from sklearn.utils.metadata_routing import get_routing_for_object
 
 from pipeline.config import Schema
 from pipeline.errors import InputError
@@ -58,11 +59,19 @@ def searched(estimator, grid: dict, inner_folds: int, scorer):
     return GridSearchCV(estimator, grid, cv=GroupKFold(n_splits=inner_folds), scoring=scorer)
 
 
+def group_params(groups, estimator, cv=None) -> dict:
+    """`{"groups": groups}` when the splitter or the estimator asks for groups, else nothing."""
+    wanted = get_routing_for_object(estimator).consumes("fit", ["groups"])
+    if cv is not None:
+        wanted = wanted or get_routing_for_object(cv).consumes("split", ["groups"])
+    return {"groups": groups} if wanted else {}
+
+
 def cross_validated(estimator, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray, cv, classes: list[str],
                     n_jobs: int = 1) -> FoldPredictions:
     """Fit on each training fold (inner search included) and predict the held-out rows."""
     result = cross_validate(
-        estimator, X, y, cv=cv, params={"groups": groups}, return_estimator=True, return_indices=True,
+        estimator, X, y, cv=cv, params=group_params(groups, estimator, cv), return_estimator=True, return_indices=True,
         scoring=None, n_jobs=n_jobs, error_score="raise",
     )
     n_repeats = max(1, sum(len(t) for t in result["indices"]["test"]) // len(X))

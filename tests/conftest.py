@@ -20,9 +20,8 @@ IGNORED = shutil.ignore_patterns(
 
 def tool_env(**extra: str) -> dict[str, str]:
     """The environment for running the project's tools (this interpreter's bin first on PATH)."""
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", **extra)
-    env.pop("MLFLOW_TRACKING_URI", None)
-    return env
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    return {**env, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", **extra}
 
 
 def run(args: list[str], cwd: Path, **extra_env: str) -> subprocess.CompletedProcess:
@@ -43,3 +42,33 @@ def repo_copy(tmp_path: Path) -> Path:
     (copy / "dvc.lock").unlink(missing_ok=True)
     run(["git", "init", "-q"], copy)
     return copy
+
+
+@pytest.fixture(scope="session")
+def gold_table():
+    """The seed sentences joined with their gold labels, as the training stages see them."""
+    import pandas as pd
+
+    from pipeline.files import read_jsonl
+    from pipeline.segmentation import Segmenter
+
+    sentences = pd.DataFrame(Segmenter().segment_folder(REPO / "seeds"))
+    gold = pd.DataFrame(read_jsonl(REPO / "labels/gold.jsonl"))[["id", "stance", "bloc", "claim"]]
+    return sentences.merge(gold, on="id", validate="one_to_one")
+
+
+@pytest.fixture(scope="session")
+def trained_models(tmp_path_factory, gold_table) -> Path:
+    """A models folder like `dvc repro` writes (real candidates fitted on the gold labels)."""
+    from pipeline.candidates import CandidateSettings, Columns, build
+    from pipeline.config import Schema
+    from pipeline.models import save_model
+
+    folder = tmp_path_factory.mktemp("models")
+    schema = Schema.load(REPO / "configs/schema.yaml")
+    settings = CandidateSettings.load(REPO / "configs/candidates.yaml")
+    candidate = next(c for c in settings.candidates if c.name == "logreg-ngrams-lexicon")
+    for task, labels in schema.tasks.items():
+        model = build(candidate, settings, Columns(), seed=0).fit(gold_table, gold_table[task])
+        save_model(model, folder / task, task, list(labels), ["text", "doc", "index"], f"# test model for {task}\n")
+    return folder

@@ -1,8 +1,9 @@
 """Stage `evaluate`: cross-validate every candidate for every task, choose the best, track it all.
 
 Headline protocol: leave-one-document-out (a model never sees the article it is tested on);
-secondary: repeated stratified k-fold, for the chosen candidate. Hyper-parameters are searched
-by a grouped inner cross-validation inside each training fold. Writes the DVC metrics, the
+secondary: repeated stratified k-fold, for the chosen candidate with its default
+hyper-parameters. In the headline protocol hyper-parameters are searched by a grouped inner
+cross-validation inside each training fold, never on the evaluation fold. Writes the DVC metrics, the
 confusion plot data and the error tables, and one MLflow child run per task and candidate.
 """
 
@@ -110,8 +111,9 @@ def evaluate(dataset: Path, params: dict, outputs: argparse.Namespace) -> dict:
                       f" ({time.perf_counter() - started:.1f} s)")
             started = time.perf_counter()
             chosen, evaluation, run_id, predictions = max(results.values(), key=lambda r: r[1].headline)
+            # Default hyper-parameters here (no inner search): nothing is tuned, and it stays quick.
             repeated = cross_validated(
-                estimator(chosen), table, gold, groups,
+                build(chosen, settings, columns, seed), table, gold, groups,
                 RepeatedStratifiedKFold(n_splits=section["folds"], n_repeats=section["repeats"], random_state=seed),
                 labels, jobs(chosen, params),
             )

@@ -19,7 +19,7 @@ from threadpoolctl import threadpool_limits
 from pipeline import tracking
 from pipeline.candidates import CandidateSettings, build
 from pipeline.config import Schema, load_params
-from pipeline.crossval import load_table, searched
+from pipeline.crossval import group_params, load_table, searched
 from pipeline.errors import InputError
 from pipeline.metrics import Headline
 from pipeline.modelcard import model_card
@@ -43,7 +43,7 @@ def train(dataset: Path, summary_path: Path, models: Path, params: dict) -> None
         headline = Headline.from_params(task, params)
         model = searched(build(candidate, settings, columns, params["seed"]), candidate.grid,
                          params["train"]["inner_folds"], headline.scorer(labels))
-        model.fit(table, table[task].to_numpy(), groups=groups)
+        model.fit(table, table[task].to_numpy(), **group_params(groups, model))
         best_params = getattr(model, "best_params_", {})
         estimator = getattr(model, "best_estimator_", model)
         started = time.perf_counter()

@@ -1,0 +1,155 @@
+"""The gold-label check, the labeled data set, agreement and the labeling queue."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, tool_env
+from pipeline.agreement import agreement
+from pipeline.config import Schema
+from pipeline.dataset import build_dataset, load_dataset_file
+from pipeline.files import read_jsonl
+from pipeline.labels import check_labels
+
+SCHEMA = Schema.load(REPO / "configs/schema.yaml")
+GOLD = read_jsonl(REPO / "labels/gold.jsonl")
+
+
+@pytest.fixture(scope="module")
+def sentences(gold_table) -> list[dict]:
+    return gold_table.drop(columns=list(SCHEMA.tasks)).to_dict("records")
+
+
+def write(path: Path, records: list, raw_lines: dict[int, str] | None = None) -> Path:
+    lines = [json.dumps(r, ensure_ascii=False) for r in records]
+    for number, raw in (raw_lines or {}).items():
+        lines[number - 1] = raw
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def messages(path: Path, sentences: list[dict]) -> list[str]:
+    return [str(problem) for problem in check_labels(path, sentences, SCHEMA)]
+
+
+def test_the_project_gold_file_has_no_problem(sentences) -> None:
+    assert check_labels(REPO / "labels/gold.jsonl", sentences, SCHEMA) == []
+    assert len(GOLD) == len(sentences)
+
+
+def test_value_outside_its_set_names_file_and_line(tmp_path, sentences) -> None:
+    broken = [dict(r) for r in GOLD]
+    broken[4]["stance"] = "pro"
+    found = messages(write(tmp_path / "gold.jsonl", broken), sentences)
+    assert found == [f"{tmp_path / 'gold.jsonl'}:5: stance='pro' is not one of ['favor', 'against', 'none']"]
+
+
+def test_broken_consistency_rule(tmp_path, sentences) -> None:
+    broken = [dict(r) for r in GOLD]
+    index = next(i for i, r in enumerate(broken) if r["bloc"] == "none")
+    broken[index]["stance"] = "favor"
+    found = messages(write(tmp_path / "gold.jsonl", broken), sentences)
+    assert len(found) == 1 and f":{index + 1}: bloc=none requires stance in ['none'], got stance=favor" in found[0]
+
+
+def test_duplicate_id(tmp_path, sentences) -> None:
+    found = messages(write(tmp_path / "gold.jsonl", [*GOLD, GOLD[0]]), sentences)
+    assert found == [f"{tmp_path / 'gold.jsonl'}:{len(GOLD) + 1}: duplicate id {GOLD[0]['id']} (first on line 1)"]
+
+
+def test_sentence_without_label(tmp_path, sentences) -> None:
+    found = messages(write(tmp_path / "gold.jsonl", GOLD[1:]), sentences)
+    assert len(found) == 1 and f"no label for sentence {GOLD[0]['id']}" in found[0]
+
+
+def test_label_whose_sentence_no_longer_exists(tmp_path, sentences) -> None:
+    found = messages(write(tmp_path / "gold.jsonl", GOLD), sentences[1:])
+    assert found == [
+        f"{tmp_path / 'gold.jsonl'}:1: id {GOLD[0]['id']} is no sentence of the corpus (was its document edited or removed?)"
+    ]
+
+
+def test_label_whose_text_no_longer_matches(tmp_path, sentences) -> None:
+    edited = [dict(s) for s in sentences]
+    edited[2]["text"] = edited[2]["text"] + " (edited)"
+    found = messages(write(tmp_path / "gold.jsonl", GOLD), edited)
+    assert len(found) == 1 and found[0].startswith(f"{tmp_path / 'gold.jsonl'}:3: text no longer matches")
+
+
+def test_malformed_line_and_unreviewed_suggestion(tmp_path, sentences) -> None:
+    records = [dict(r) for r in GOLD]
+    records[7]["suggested"] = {"stance": 0.5}
+    found = messages(write(tmp_path / "gold.jsonl", records, {3: "{not json"}), sentences)
+    assert any(m.startswith(f"{tmp_path / 'gold.jsonl'}:3: malformed JSON") for m in found)
+    assert any(m.startswith(f"{tmp_path / 'gold.jsonl'}:8: still marked 'suggested'") for m in found)
+
+
+def test_check_command_exit_codes(tmp_path) -> None:
+    command = [str(Path(sys.executable).parent / "stance"), "labels", "check"]
+    ok = subprocess.run(command, cwd=REPO, env=tool_env(), capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    broken = write(tmp_path / "gold.jsonl", GOLD[:-1])
+    bad = subprocess.run([*command, "--gold", str(broken)], cwd=REPO, env=tool_env(), capture_output=True, text=True)
+    assert bad.returncode == 1
+    assert f"no label for sentence {GOLD[-1]['id']}" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_dataset_stage_refuses_labels_that_fail_the_check(tmp_path, sentences) -> None:
+    sentences_file = write(tmp_path / "sentences.jsonl", sentences)
+    broken = [dict(r) for r in GOLD]
+    broken[0]["claim"] = "rumour"
+    gold = write(tmp_path / "gold.jsonl", broken)
+    output = tmp_path / "dataset.parquet"
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline.stages.dataset", str(sentences_file), str(gold), str(output)],
+        cwd=REPO, env=tool_env(), capture_output=True, text=True,
+    )
+    assert result.returncode != 0
+    assert "claim='rumour' is not one of" in result.stderr
+    assert not output.exists()
+
+
+def test_dataset_round_trips_through_parquet(tmp_path, sentences) -> None:
+    dataset = build_dataset(sentences, GOLD, SCHEMA)
+    assert dataset.num_rows == len(GOLD)
+    assert dataset.features["stance"].names == ["favor", "against", "none"]
+    dataset.to_parquet(str(tmp_path / "d.parquet"))
+    loaded = load_dataset_file(tmp_path / "d.parquet")
+    assert loaded.features == dataset.features
+    assert loaded.to_list() == dataset.to_list()
+    by_id = {r["id"]: r for r in GOLD}
+    row = loaded[10]
+    assert loaded.features["bloc"].int2str(row["bloc"]) == by_id[row["id"]]["bloc"]
+
+
+def test_kappa_on_a_hand_made_example() -> None:
+    # 50 items: both yes 20, first yes / second no 5, first no / second yes 10, both no 15.
+    # p_o = 0.7, p_e = 0.5 * 0.6 + 0.5 * 0.4 = 0.5, kappa = (0.7 - 0.5) / (1 - 0.5) = 0.4.
+    pairs = [("yes", "yes")] * 20 + [("yes", "no")] * 5 + [("no", "yes")] * 10 + [("no", "no")] * 15
+    first = [{"id": str(i), "stance": a} for i, (a, _) in enumerate(pairs)]
+    second = [{"id": str(i), "stance": b} for i, (_, b) in enumerate(pairs)]
+    result = agreement(first, second, ["stance"])["stance"]
+    assert result["n"] == 50
+    assert result["raw_agreement"] == pytest.approx(0.7)
+    assert result["cohen_kappa"] == pytest.approx(0.4)
+
+
+def test_todo_queues_new_sentences_least_confident_first(tmp_path, trained_models) -> None:
+    from pipeline.models import load_models
+    from pipeline.segmentation import Segmenter
+    from pipeline.todo import todo_records
+
+    corpus = Segmenter().segment("NATO allies said the door stays open.\nMoscow demanded guarantees.\nIt rained.", "new.txt")
+    models = load_models([str(trained_models)], SCHEMA.tasks)
+    records = todo_records(corpus, {r["id"] for r in GOLD}, list(SCHEMA.tasks), models)
+    assert {r["id"] for r in records} == {s["id"] for s in corpus}
+    least = [min(r["suggested"].values()) for r in records]
+    assert least == sorted(least)
+    assert all(r[task] in SCHEMA.tasks[task] for r in records for task in SCHEMA.tasks)
+    plain = todo_records(corpus, set(), list(SCHEMA.tasks))
+    assert [r["text"] for r in plain] == [s["text"] for s in corpus] and plain[0]["stance"] == ""

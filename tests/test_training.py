@@ -1,0 +1,136 @@
+"""The train and evaluate stages on another corpus (tweets, five targets) against a real
+`mlflow server` on 127.0.0.1: configuration, not code, decides columns, tasks and candidates."""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import BIN, run, tool_env
+
+TARGETS = ["nuclear power", "wind farms", "carbon tax", "fracking", "electric cars"]
+FAVOR = ["we need more {t}", "{t} is the future", "proud to support {t}", "yes to {t} now"]
+AGAINST = ["stop {t} today", "{t} is a disaster", "ban {t} for good", "no more {t} please"]
+NONE = ["a report on {t} came out", "hearing about {t} on the radio", "{t} was discussed at lunch"]
+
+
+def tweet_corpus(path: Path, rows: int = 150) -> None:
+    """A made-up multi-target stance corpus with FAVOR/AGAINST/NONE labels and a source column."""
+    rng = random.Random(7)
+    records = []
+    for number in range(rows):
+        label, templates = rng.choice([("FAVOR", FAVOR), ("AGAINST", AGAINST), ("NONE", NONE)])
+        target = rng.choice(TARGETS)
+        records.append({"tweet_id": f"t{number}", "tweet": rng.choice(templates).format(t=target) + f" #{number % 9}",
+                         "target": target, "source": f"account{number % 6}", "Stance": label})
+    pd.DataFrame(records).to_csv(path, index=False)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory):
+    """A real MLflow tracking server on 127.0.0.1 with its own SQLite store and artifacts."""
+    folder = tmp_path_factory.mktemp("mlflow")
+    port = free_port()
+    server = subprocess.Popen(
+        [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--backend-store-uri", f"sqlite:///{folder / 'store.db'}", "--artifacts-destination", str(folder / "artifacts")],
+        cwd=folder, env=tool_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    uri = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            with urllib.request.urlopen(f"{uri}/health", timeout=2):
+                break
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                pytest.fail("mlflow server did not start")
+            time.sleep(0.5)
+    yield uri
+    server.terminate()
+    server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def trained_tweets(tmp_path_factory, mlflow_server) -> Path:
+    """The evaluate and train stages run on the tweet corpus with its own configuration."""
+    work = tmp_path_factory.mktemp("tweets")
+    tweet_corpus(work / "tweets.csv")
+    (work / "schema.yaml").write_text(yaml.safe_dump({"tasks": {"Stance": ["FAVOR", "AGAINST", "NONE"]}}))
+    (work / "candidates.yaml").write_text(yaml.safe_dump({"candidates": {
+        "majority": {"features": [], "classifier": "majority"},
+        "logreg-words": {"features": ["words"], "classifier": "logreg", "grid": {"classifier__C": [1.0, 10.0]}},
+    }}))
+    params = {
+        "seed": 3,
+        "data": {"schema": "schema.yaml", "text_column": "tweet", "group_column": "source",
+                 "order_column": None, "target_column": "target"},
+        "train": {"candidates": "candidates.yaml", "inner_folds": 2, "n_jobs": 1},
+        "evaluate": {"headline": {"Stance": {"metric": "f_avg", "labels": ["FAVOR", "AGAINST"]}},
+                     "folds": 3, "repeats": 2, "bootstrap_resamples": 200, "errors": 20},
+    }
+    (work / "params.yaml").write_text(yaml.safe_dump(params))
+    env = {"MLFLOW_TRACKING_URI": mlflow_server}
+    for stage in (["evaluate", "tweets.csv", "evaluation.json", "--metrics", "metrics.json",
+                   "--plots", "plots", "--errors", "errors"], ["train", "tweets.csv", "evaluation.json", "models"]):
+        run([sys.executable, "-m", f"pipeline.stages.{stage[0]}", *stage[1:], "--params", "params.yaml"], work, **env)
+    return work
+
+
+def test_another_corpus_trains_from_configuration_alone(trained_tweets: Path) -> None:
+    metrics = json.loads((trained_tweets / "metrics.json").read_text())["Stance"]
+    assert metrics["chosen"] == "logreg-words"
+    assert metrics["headline_metric"] == "f_avg"
+    logo = metrics["leave_one_document_out"]
+    assert logo["f_avg"] > 0.9 and set(metrics["candidates"]) == {"majority", "logreg-words"}
+    assert metrics["ci95_low"]["f_avg"] <= logo["f_avg"] <= metrics["ci95_high"]["f_avg"]
+    plot = pd.read_csv(trained_tweets / "plots/confusion-Stance.csv")
+    assert list(plot.columns) == ["actual", "predicted"] and len(plot) == 150
+    card = (trained_tweets / "models/Stance/README.md").read_text()
+    assert "logreg-words" in card and "f_avg" in card
+
+
+def test_the_saved_model_predicts_with_its_target_column(trained_tweets: Path) -> None:
+    from pipeline.models import load_models
+
+    models = load_models([str(trained_tweets / "models")], {"Stance": ("FAVOR", "AGAINST", "NONE")})
+    frame = pd.DataFrame({"tweet": ["ban fracking for good", "we need more wind farms"], "target": ["fracking", "wind farms"]})
+    probabilities = models["Stance"].probabilities(frame)
+    assert [models["Stance"].labels[i] for i in probabilities.argmax(axis=1)] == ["AGAINST", "FAVOR"]
+
+
+def test_runs_and_champion_alias_are_on_the_server(trained_tweets: Path, mlflow_server: str) -> None:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=mlflow_server)
+    experiment = client.get_experiment_by_name("natostance")
+    runs = client.search_runs([experiment.experiment_id])
+    parents = [r for r in runs if r.info.run_name == "dvc-evaluate"]
+    assert len(parents) == 1
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
+    assert sorted(r.info.run_name for r in children) == ["Stance/logreg-words", "Stance/majority"]
+    for child in children:
+        assert {"logo.f_avg", "logo.macro_f1.ci_low", "headline", "sentences_per_second"} <= set(child.data.metrics)
+        assert child.data.tags["labels_hash"] and child.data.tags["dvc_stage"] == "evaluate"
+        artifacts = {a.path for a in client.list_artifacts(child.info.run_id)}
+        assert {"confusion_matrix.png", "errors.json"} <= artifacts
+    champion = client.get_model_version_by_alias("natostance-Stance", "champion")
+    winner = next(r for r in children if r.info.run_name == "Stance/logreg-words")
+    assert champion.run_id == winner.info.run_id
