@@ -1,0 +1,279 @@
+"""Batch prediction: each sentence of any input labeled with stance, bloc and claim type.
+
+Rows stream through in batches (read, predict, write), so memory stays flat however large the
+input. The output has the columns of every input (their union, in order of appearance), an
+`input_file` column naming the input of each row when there are several inputs, then per task
+the label and its probability (`stance`, `stance_p`, ...; with `probs`, one `stance_p_<label>`
+column per class). An input column with the name of an added column is replaced by it.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pipeline.errors import InputError
+from pipeline.tables import ReadOptions, expand_inputs, open_output, reader, require_column
+
+INPUT_COLUMN = "input_file"
+TEXT_HINT = "name the text column with --text-column"
+
+
+@dataclass
+class Predictor:
+    """Adds each task's predicted label and probability to a batch of sentences.
+
+    The models see the text as `model_text`, with the document context columns (`group`, `order`)
+    when a batch has them (context is taken within a batch). Rows whose text is empty or blank
+    get empty labels.
+    """
+
+    models: dict[str, Any]
+    text_column: str = "text"
+    probs: bool = False
+    model_text: str = "text"
+    group: str | None = "doc"
+    order: str | None = "index"
+
+    @property
+    def columns(self) -> list[str]:
+        """The columns `labels` returns, in order."""
+        return [
+            name
+            for task, model in self.models.items()
+            for name in [task, f"{task}_p", *([f"{task}_p_{label}" for label in model.labels] if self.probs else [])]
+        ]
+
+    def model_input(self, frame: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
+        """The rows to predict, in the columns the models were trained with."""
+        texts = frame[self.text_column].iloc[rows].astype(str).to_numpy(dtype=object)
+        inputs = pd.DataFrame({self.model_text: texts})
+        if self.group in frame.columns:
+            inputs[self.group] = frame[self.group].to_numpy()[rows]
+        if self.order in frame.columns:
+            inputs[self.order] = pd.to_numeric(pd.Series(frame[self.order].to_numpy()[rows]), errors="coerce")
+        return inputs
+
+    def labels(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The added columns for a batch (same row order and index)."""
+        text = frame[self.text_column].fillna("").astype(str)
+        rows = np.flatnonzero(text.str.strip().ne("").to_numpy())
+        inputs = self.model_input(frame, rows) if len(rows) else None
+        added: dict[str, np.ndarray] = {}
+        for task, model in self.models.items():
+            probabilities = np.full((len(frame), len(model.labels)), np.nan)
+            label, best = np.full(len(frame), None, dtype=object), np.full(len(frame), np.nan)
+            if len(rows):
+                probabilities[rows] = model.probabilities(inputs)
+                label[rows] = np.asarray(model.labels, dtype=object)[probabilities[rows].argmax(axis=1)]
+                best[rows] = probabilities[rows].max(axis=1)
+            added[task], added[f"{task}_p"] = label, best
+            if self.probs:
+                added.update({f"{task}_p_{name}": probabilities[:, i] for i, name in enumerate(model.labels)})
+        return pd.DataFrame(added, index=frame.index)
+
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The batch with the added columns (replacing input columns of the same names)."""
+        return frame.assign(**self.labels(frame))
+
+
+def load_predictor(params: dict, model_sources: list[str], tasks: list[str] | None, text_column: str, probs: bool) -> Predictor:
+    """A predictor with the models of `model_sources`, checked against the configured label schema."""
+    from pipeline.config import Schema
+    from pipeline.models import load_models
+
+    schema = Schema.load(params["data"]["schema"])
+    unknown = [task for task in tasks or [] if task not in schema.tasks]
+    if unknown:
+        raise InputError(f"unknown task '{unknown[0]}' (the schema's tasks: {', '.join(schema.tasks)})")
+    data = params.get("data", {})
+    return Predictor(
+        load_models(model_sources, schema.tasks, list(dict.fromkeys(tasks)) if tasks else None),
+        text_column=text_column,
+        probs=probs,
+        model_text=data.get("text_column") or "text",
+        group=data.get("group_column"),
+        order=data.get("order_column"),
+    )
+
+
+def segmenter_factory(params: dict) -> Callable:
+    """A function returning the corpus segmenter, built (spaCy imported) on first use."""
+
+    @cache
+    def segmenter():
+        from pipeline.segmentation import SegmentationSettings, Segmenter
+
+        return Segmenter(SegmentationSettings.from_params(params))
+
+    return segmenter
+
+
+def coalesce(batches: Iterable[pd.DataFrame], size: int) -> Iterator[pd.DataFrame]:
+    """Consecutive small batches with the same columns (one per document) joined up to `size` rows;
+    a batch is never split, so a document keeps its sentences together."""
+    pending: list[pd.DataFrame] = []
+    rows = 0
+    for batch in batches:
+        if pending and (rows + len(batch) > size or not batch.columns.equals(pending[0].columns)):
+            yield pd.concat(pending, ignore_index=True) if len(pending) > 1 else pending[0]
+            pending, rows = [], 0
+        pending.append(batch)
+        rows += len(batch)
+    if pending:
+        yield pd.concat(pending, ignore_index=True) if len(pending) > 1 else pending[0]
+
+
+class ProgressBar:
+    """Inputs read and sentences written, as a rich progress bar on standard error; silent when
+    not enabled."""
+
+    def __init__(self, enabled: bool, inputs: int):
+        self.enabled, self.inputs, self.bar, self.task, self.rows = enabled, inputs, None, None, 0
+
+    def __enter__(self) -> "ProgressBar":
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(
+                TextColumn("predicting"), BarColumn(), MofNCompleteColumn(), TextColumn("inputs"),
+                TextColumn("{task.fields[rows]:,} sentences"), TimeElapsedColumn(), console=Console(stderr=True),
+            )
+            self.bar.start()
+            self.task = self.bar.add_task("predicting", total=self.inputs, rows=0)
+        return self
+
+    def read(self) -> None:
+        """One more input read to its end."""
+        if self.bar:
+            self.bar.advance(self.task)
+
+    def wrote(self, rows: int) -> None:
+        if self.bar:
+            self.rows += rows
+            self.bar.update(self.task, rows=self.rows)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar:
+            self.bar.stop()
+
+
+@dataclass
+class Inputs:
+    """The checked inputs of a run: a reader per input and the union of their columns."""
+
+    readers: dict[str, Any]
+    columns: list[str]
+
+    @classmethod
+    def open(cls, inputs: list[str], options: ReadOptions, segmenter: Callable) -> "Inputs":
+        """Check every input (it exists, its format is known, it has the text column), before any
+        model is loaded or any output written."""
+        readers = {name: reader(name, options, segmenter) for name in expand_inputs(inputs)}
+        columns: dict[str, None] = {}
+        for name, source in readers.items():
+            found = source.columns()
+            require_column(name, found, options.text_column, TEXT_HINT)
+            columns.update(dict.fromkeys(found))
+        return cls(readers, list(columns))
+
+
+def predict_files(inputs: Inputs, target: Path | None, predictor: Predictor, batch_size: int, show_progress: bool) -> int:
+    """Predict every sentence of `inputs` into `target` (None: CSV on standard output); the row count."""
+    tagged = len(inputs.readers) > 1
+    added = [INPUT_COLUMN] if tagged else []
+    output_columns = [c for c in inputs.columns if c not in predictor.columns + added] + added + predictor.columns
+
+    def batches() -> Iterator[pd.DataFrame]:
+        for name, source in inputs.readers.items():
+            for batch in source.batches():
+                yield batch.assign(**{INPUT_COLUMN: name}) if tagged else batch
+            bar.read()
+
+    rows = 0
+    with open_output(target, output_columns) as writer, ProgressBar(show_progress, len(inputs.readers)) as bar:
+        for batch in coalesce(batches(), batch_size):
+            writer.write(predictor.predict(batch).reindex(columns=output_columns))
+            rows += len(batch)
+            bar.wrote(len(batch))
+        if rows == 0:
+            empty = pd.DataFrame({column: pd.Series([], dtype=object) for column in inputs.columns})
+            writer.write(predictor.predict(empty).reindex(columns=output_columns))
+    return rows
+
+
+def show_progress(quiet: bool) -> bool:
+    """A progress bar only for a person watching: standard error is a terminal and not --quiet."""
+    return not quiet and sys.stderr.isatty()
+
+
+def gold_tasks(name: str, columns: list[str], schema_tasks: Iterable[str], tasks: list[str] | None) -> list[str]:
+    """The tasks whose gold label column the file carries (of `tasks`, else of the schema)."""
+    wanted = list(dict.fromkeys(tasks)) if tasks else list(schema_tasks)
+    found = [task for task in wanted if task in columns]
+    if not found:
+        raise InputError(
+            f"{name}: no gold label column (looked for {', '.join(wanted)}; its columns: {', '.join(map(str, columns))})"
+        )
+    return found
+
+
+def evaluate_file(inputs: Inputs, predictor: Predictor, params: dict) -> dict[str, dict]:
+    """Per task: the number of rows with a gold label and the scores of the predictions on them.
+
+    Rows with an empty gold label do not count; a gold label outside the schema is an error.
+    """
+    from pipeline.metrics import Headline, scores
+
+    ((name, source),) = inputs.readers.items()
+    gold: dict[str, list] = {task: [] for task in predictor.models}
+    predicted: dict[str, list] = {task: [] for task in predictor.models}
+    offset = 0
+    for batch in source.batches():
+        labels = predictor.labels(batch)
+        for task, model in predictor.models.items():
+            truth = batch[task].fillna("").astype(str).str.strip()
+            known = truth.ne("").to_numpy()
+            outside = known & ~truth.isin(model.labels).to_numpy()
+            if outside.any():
+                row = int(np.flatnonzero(outside)[0])
+                raise InputError(
+                    f"{name}: row {offset + row + 1}: column '{task}': label '{truth.iat[row]}'"
+                    f" is not one of {', '.join(model.labels)}"
+                )
+            gold[task].append(truth.to_numpy()[known])
+            predicted[task].append(labels[task].fillna("").to_numpy()[known])
+        offset += len(batch)
+    results = {}
+    for task, model in predictor.models.items():
+        if not any(len(part) for part in gold[task]):
+            raise InputError(f"{name}: column '{task}' has no gold label")
+        y_true, y_pred = np.concatenate(gold[task]), np.concatenate(predicted[task])
+        headline = Headline.from_params(task, params)
+        f_avg_labels = headline.labels if headline.metric == "f_avg" else ()
+        results[task] = {"n": int(len(y_true)), **scores(y_true, y_pred, list(model.labels), f_avg_labels)}
+    return results
+
+
+def score_tables(results: dict[str, dict]) -> list:
+    """Rich tables of evaluation results: headline figures per task, then per-class scores."""
+    from rich.table import Table
+
+    overview = Table("task", "sentences", "macro-F1", "accuracy", "F_avg", title="evaluation")
+    classes = Table("task", "class", "precision", "recall", "F1", title="per class")
+    for task, figures in results.items():
+        f_avg = f"{figures['f_avg']:.3f}" if "f_avg" in figures else "-"
+        overview.add_row(task, str(figures["n"]), f"{figures['macro_f1']:.3f}", f"{figures['accuracy']:.3f}", f_avg)
+        for name in (key.removeprefix("f1.") for key in figures if key.startswith("f1.")):
+            classes.add_row(
+                task, name, *(f"{figures[f'{metric}.{name}']:.3f}" for metric in ("precision", "recall", "f1"))
+            )
+    return [overview, classes]

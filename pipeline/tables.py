@@ -1,0 +1,358 @@
+"""Sentence tables in and out, batch by batch, so memory stays flat however large the input.
+
+Inputs: documents (`.txt`, `.md`, segmented exactly like the training corpus), tables with one
+sentence per row (`.csv`, `.tsv`, `.jsonl`, `.parquet`) and standard input (`-`, one sentence per
+line). Outputs: `.csv`, `.jsonl`, `.parquet` or CSV on standard output. Every bad input raises
+`InputError` naming the file (and the line or column where it applies).
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from itertools import chain
+from pathlib import Path
+from typing import BinaryIO
+
+import pandas as pd
+
+from pipeline.errors import InputError
+from pipeline.files import atomic_path
+
+STDIN = "-"
+DOCUMENT_SUFFIXES = (".txt", ".md")
+TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".parquet")
+OUTPUT_SUFFIXES = (".csv", ".jsonl", ".parquet")
+DOCUMENT_COLUMNS = ["id", "doc", "index", "start", "end", "date", "text"]
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How inputs are read: the text column, the encoding of text files and the batch size."""
+
+    text_column: str = "text"
+    encoding: str = "utf-8"
+    batch_size: int = 10_000
+
+
+def expand_inputs(inputs: Iterable[str]) -> list[str]:
+    """The input files of a run: files as given, directories as every supported file inside
+    (recursively, in name order), `-` for standard input."""
+    found: list[str] = []
+    for given in inputs:
+        path = Path(given)
+        if given == STDIN:
+            found.append(STDIN)
+        elif path.is_dir():
+            inside = sorted(
+                str(p) for p in path.rglob("*")
+                if p.is_file() and p.suffix.lower() in DOCUMENT_SUFFIXES + TABLE_SUFFIXES and not p.name.startswith(".")
+            )
+            if not inside:
+                raise InputError(f"{path}: no supported file inside ({', '.join(DOCUMENT_SUFFIXES + TABLE_SUFFIXES)})")
+            found.extend(inside)
+        elif not path.exists():
+            raise InputError(f"{path}: no such file or directory")
+        elif path.suffix.lower() not in DOCUMENT_SUFFIXES + TABLE_SUFFIXES:
+            raise InputError(
+                f"{path}: unknown extension '{path.suffix}' (expected one of {', '.join(DOCUMENT_SUFFIXES + TABLE_SUFFIXES)})"
+            )
+        else:
+            found.append(str(path))
+    if found.count(STDIN) > 1:
+        raise InputError("-: standard input can be read only once")
+    return found
+
+
+def decoded_lines(handle: BinaryIO, encoding: str, name: str) -> Iterator[str]:
+    """Each line of a byte stream, decoded, without its line ending (nor a UTF-8 byte order mark);
+    bad bytes raise `InputError` naming the line."""
+    try:
+        codec = codecs.lookup(encoding).name
+    except LookupError:
+        raise InputError(f"{name}: unknown encoding '{encoding}'") from None
+    decoder = codecs.getincrementaldecoder("utf-8-sig" if codec == "utf-8" else codec)()
+    number, pending = 0, ""
+    for raw in chain(handle, [None]):
+        try:
+            pending += decoder.decode(raw or b"", final=raw is None)
+        except UnicodeDecodeError as error:
+            raise InputError(
+                f"{name}: line {number + 1}: bytes that are not {encoding} ({error.reason});"
+                " use --encoding to read another encoding"
+            ) from None
+        *complete, pending = pending.split("\n")
+        if raw is None and pending:
+            complete.append(pending)
+        for line in complete:
+            number += 1
+            yield line.removesuffix("\r")
+
+
+def chunks(lines: Iterable, size: int) -> Iterator[list]:
+    """Consecutive lists of up to `size` items."""
+    chunk: list = []
+    for item in lines:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def require_column(name: str, columns: list[str], column: str, hint: str) -> None:
+    """Fail, listing the columns there are, when `column` is not among them."""
+    if column not in columns:
+        raise InputError(f"{name}: no column '{column}' (its columns: {', '.join(map(str, columns)) or 'none'}); {hint}")
+
+
+class StdinReader:
+    """Standard input: one sentence per line."""
+
+    def __init__(self, name: str, options: ReadOptions):
+        self.name, self.options = name, options
+
+    def columns(self) -> list[str]:
+        return [self.options.text_column]
+
+    def batches(self) -> Iterator[pd.DataFrame]:
+        lines = decoded_lines(sys.stdin.buffer, self.options.encoding, "<stdin>")
+        for chunk in chunks(lines, self.options.batch_size):
+            yield pd.DataFrame({self.options.text_column: chunk})
+
+
+class DocumentReader:
+    """A document, segmented into sentences by the corpus segmenter."""
+
+    def __init__(self, name: str, options: ReadOptions, segmenter: Callable):
+        self.path, self.options, self.segmenter = Path(name), options, segmenter
+
+    def columns(self) -> list[str]:
+        return [self.options.text_column if c == "text" else c for c in DOCUMENT_COLUMNS]
+
+    def batches(self) -> Iterator[pd.DataFrame]:
+        records = self.segmenter().segment_file(self.path, self.options.encoding)
+        frame = pd.DataFrame.from_records(records, columns=DOCUMENT_COLUMNS)
+        yield frame.astype({"index": "int64", "start": "int64", "end": "int64"}).rename(
+            columns={"text": self.options.text_column}
+        )
+
+
+class DelimitedReader:
+    """A CSV or TSV table with a header row; every value is read as text, exactly as written."""
+
+    def __init__(self, name: str, options: ReadOptions):
+        self.path, self.options = Path(name), options
+        self.separator = "\t" if self.path.suffix.lower() == ".tsv" else ","
+
+    def _read(self, **kwargs):
+        return pd.read_csv(
+            self.path, sep=self.separator, dtype=str, keep_default_na=False, na_filter=False,
+            encoding=self.options.encoding, **kwargs,
+        )
+
+    @contextmanager
+    def _errors(self):
+        """Pandas' parse errors as `InputError`, bad bytes located by line."""
+        try:
+            yield
+        except UnicodeDecodeError:
+            with self.path.open("rb") as handle:
+                for _ in decoded_lines(handle, self.options.encoding, str(self.path)):
+                    pass
+            raise InputError(f"{self.path}: bytes that are not {self.options.encoding}") from None
+        except LookupError:
+            raise InputError(f"{self.path}: unknown encoding '{self.options.encoding}'") from None
+        except pd.errors.ParserError as error:
+            raise InputError(f"{self.path}: malformed {self.path.suffix[1:].upper()} ({error})".replace("\n", " ")) from None
+
+    def columns(self) -> list[str]:
+        with self._errors():
+            try:
+                return list(self._read(nrows=0).columns)
+            except pd.errors.EmptyDataError:
+                return []
+
+    def batches(self) -> Iterator[pd.DataFrame]:
+        with self._errors():
+            try:
+                reader = self._read(chunksize=self.options.batch_size)
+            except pd.errors.EmptyDataError:
+                return
+            with reader:
+                yield from reader
+
+
+class JsonlReader:
+    """A JSON Lines table: one object per line; blank lines are skipped. Its columns are the
+    fields of all records (a first pass over the file, cheap beside prediction, which also finds
+    a malformed line before any output is written); a record without a field leaves it empty."""
+
+    def __init__(self, name: str, options: ReadOptions):
+        self.path, self.options = Path(name), options
+
+    def records(self) -> Iterator[dict]:
+        with self.path.open("rb") as handle:
+            for number, line in enumerate(decoded_lines(handle, self.options.encoding, str(self.path)), start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as error:
+                    raise InputError(f"{self.path}: line {number}: malformed JSON ({error.msg} at column {error.colno})") from None
+                if not isinstance(record, dict):
+                    raise InputError(f"{self.path}: line {number}: expected a JSON object, got {type(record).__name__}")
+                yield record
+
+    def columns(self) -> list[str]:
+        fields: dict[str, None] = {}
+        for record in self.records():
+            fields.update(dict.fromkeys(record))
+        return list(fields)
+
+    def batches(self) -> Iterator[pd.DataFrame]:
+        for chunk in chunks(self.records(), self.options.batch_size):
+            yield pd.DataFrame.from_records(chunk)
+
+
+class ParquetReader:
+    """A Parquet table, read one record batch at a time."""
+
+    def __init__(self, name: str, options: ReadOptions):
+        self.path, self.options = Path(name), options
+
+    @contextmanager
+    def _errors(self):
+        import pyarrow as pa
+
+        try:
+            yield
+        except (pa.ArrowException, OSError) as error:
+            raise InputError(f"{self.path}: not a readable Parquet file ({error})".replace("\n", " ")) from None
+
+    def _open(self):
+        import pyarrow.parquet as pq
+
+        with self._errors():
+            return pq.ParquetFile(self.path)
+
+    def columns(self) -> list[str]:
+        return self._open().schema_arrow.names
+
+    def batches(self) -> Iterator[pd.DataFrame]:
+        parquet = self._open()
+        with self._errors():
+            for batch in parquet.iter_batches(batch_size=self.options.batch_size):
+                yield batch.to_pandas()
+
+
+def reader(name: str, options: ReadOptions, segmenter: Callable):
+    """The reader of one input (a path or `-`), which `expand_inputs` has checked."""
+    if name == STDIN:
+        return StdinReader(name, options)
+    suffix = Path(name).suffix.lower()
+    if suffix in DOCUMENT_SUFFIXES:
+        return DocumentReader(name, options, segmenter)
+    return {".csv": DelimitedReader, ".tsv": DelimitedReader, ".jsonl": JsonlReader, ".parquet": ParquetReader}[suffix](
+        name, options
+    )
+
+
+def check_output(target: Path | None) -> None:
+    """Fail early on an output whose format is unknown or whose directory does not exist."""
+    if target is None:
+        return
+    if target.suffix.lower() not in OUTPUT_SUFFIXES:
+        raise InputError(f"{target}: unknown output extension '{target.suffix}' (expected one of {', '.join(OUTPUT_SUFFIXES)})")
+    if not target.parent.is_dir():
+        raise InputError(f"{target}: output directory {target.parent} does not exist")
+    if target.is_dir():
+        raise InputError(f"{target}: is a directory")
+
+
+class CsvWriter:
+    """CSV: the header first (so an empty input gives a header-only file), then each batch."""
+
+    def __init__(self, handle, columns: list[str]):
+        self.handle = handle
+        pd.DataFrame(columns=columns).to_csv(handle, index=False)
+
+    def write(self, frame: pd.DataFrame) -> None:
+        frame.to_csv(self.handle, header=False, index=False)
+
+    def close(self) -> None:
+        self.handle.flush()
+
+
+class JsonlWriter:
+    """JSON Lines: one object per row; missing values are null."""
+
+    def __init__(self, handle, columns: list[str]):
+        self.handle = handle
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if len(frame):
+            frame.to_json(self.handle, orient="records", lines=True, force_ascii=False)
+
+    def close(self) -> None:
+        self.handle.flush()
+
+
+class ParquetWriter:
+    """Parquet: the column types of the first batch (all-null columns become strings) hold for all;
+    at least one batch, even empty, must be written. `target` names the output in messages."""
+
+    def __init__(self, path: Path, target: Path):
+        self.path, self.target, self.writer = path, target, None
+
+    def write(self, frame: pd.DataFrame) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if self.writer is None:
+            schema = pa.Schema.from_pandas(frame, preserve_index=False)
+            schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in schema])
+            self.writer = pq.ParquetWriter(self.path, schema)
+        try:
+            table = pa.Table.from_pandas(frame, schema=self.writer.schema, preserve_index=False)
+        except (pa.ArrowException, ValueError) as error:
+            raise InputError(
+                f"{self.target}: a batch does not fit the column types of the earlier rows ({error});"
+                " write CSV or JSONL instead".replace("\n", " ")
+            ) from None
+        self.writer.write_table(table)
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+WRITERS = {".csv": CsvWriter, ".jsonl": JsonlWriter, ".parquet": ParquetWriter}
+
+
+@contextmanager
+def open_output(target: Path | None, columns: list[str]):
+    """A writer for `target` (None: CSV on standard output). A file is written beside the target
+    and renamed onto it only when the block succeeds, so a failure leaves no partial output."""
+    if target is None:
+        writer = CsvWriter(sys.stdout, columns)
+        yield writer
+        writer.close()
+        return
+    check_output(target)
+    kind = WRITERS[target.suffix.lower()]
+    try:
+        with atomic_path(target) as temporary:
+            if kind is ParquetWriter:
+                writer = ParquetWriter(temporary, target)
+                yield writer
+                writer.close()
+            else:
+                with temporary.open("w", encoding="utf-8", newline="") as handle:
+                    yield kind(handle, columns)
+    except FileNotFoundError as error:
+        raise InputError(str(error)) from None
