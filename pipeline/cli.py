@@ -20,6 +20,7 @@ app = typer.Typer(
     help="Stance toward NATO expansion, speaker bloc and claim type for news sentences.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,  # plain help: rendering it with rich doubles `stance --help`'s start-up
 )
 labels_app = typer.Typer(help="Check, compare and grow the hand labels in labels/.", no_args_is_help=True)
 app.add_typer(labels_app, name="labels")
@@ -110,3 +111,148 @@ def labels_agreement(
     Console().print(table)
     if json_out:
         write_json(figures, json_out)
+
+
+@labels_app.command("todo")
+@one_line_errors
+def labels_todo(
+    output: Path = typer.Option(Path("labels/todo.jsonl"), "--output", "-o", help="File to write the queue to (JSONL)."),
+    gold: Path = typer.Option(Path("labels/gold.jsonl"), "--gold", help="Gold label file (JSONL)."),
+    corpus: Path = typer.Option(Path("seeds"), "--corpus", help="Folder of the corpus documents (.txt)."),
+    model: Path = typer.Option(
+        Path("models"), "--model", help="Models folder for suggestions; without trained models the queue has none."
+    ),
+    params: Path = PARAMS_OPTION,
+) -> None:
+    """Write the corpus sentences that have no gold label yet, ready to fill in.
+
+    With trained models the least confident sentences come first, pre-filled with the models'
+    labels and marked "suggested"; review them, delete the mark and append to the gold file.
+    """
+    from pipeline.config import Schema, load_params
+    from pipeline.files import read_jsonl, write_jsonl
+    from pipeline.models import load_models
+    from pipeline.segmentation import SegmentationSettings, Segmenter
+    from pipeline.todo import todo_records
+
+    settings = load_params(params)
+    schema = Schema.load(settings["data"]["schema"])
+    sentences = Segmenter(SegmentationSettings.from_params(settings)).segment_folder(corpus)
+    labeled = {record.get("id") for record in read_jsonl(gold)} if gold.is_file() else set()
+    models = load_models([str(model)], schema.tasks) if model.is_dir() and any(model.glob("*/MLmodel")) else None
+    records = todo_records(sentences, labeled, list(schema.tasks), models)
+    try:
+        write_jsonl(records, output)
+    except FileNotFoundError as missing:
+        raise InputError(str(missing)) from None
+    source = "with model suggestions" if models else "without suggestions (no trained models)"
+    print(f"{output}: {len(records)} sentences to label, {source}")
+
+
+MODEL_OPTION = typer.Option(
+    ["models"], "--model",
+    help="Models directory (one subfolder per task), one model's folder, or an MLflow model URI such as"
+    " models:/natostance-stance@champion or runs:/RUN/model; repeat to combine sources, one per task.",
+)
+TASK_OPTION = typer.Option(None, "--task", help="Predict only this task (stance, bloc, claim); repeatable.")
+TEXT_COLUMN_OPTION = typer.Option("text", "--text-column", help="Column of tables that holds the sentence.")
+ENCODING_OPTION = typer.Option("utf-8", "--encoding", help="Encoding of text inputs (.txt, .md, .csv, .tsv, .jsonl, -).")
+BATCH_SIZE_OPTION = typer.Option(10_000, "--batch-size", min=1, help="Rows read, predicted and written at a time.")
+
+
+@app.command()
+@one_line_errors
+def predict(
+    inputs: list[str] = typer.Argument(
+        ..., help="Files, directories (every supported file inside) or - (standard input, one sentence per line)."
+    ),
+    output: Path = typer.Option(
+        None, "--output", "-o", help="Output file: .csv, .jsonl or .parquet (format from the extension); CSV on standard output without it."
+    ),
+    model: list[str] = MODEL_OPTION,
+    task: list[str] = TASK_OPTION,
+    text_column: str = TEXT_COLUMN_OPTION,
+    probs: bool = typer.Option(False, "--probs", help="Add one probability column per class (stance_p_favor, ...)."),
+    encoding: str = ENCODING_OPTION,
+    batch_size: int = BATCH_SIZE_OPTION,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    params: Path = PARAMS_OPTION,
+) -> None:
+    """Label every sentence with stance, bloc and claim type, each with its probability.
+
+    Documents (.txt, .md) are segmented like the training corpus into rows of id, doc, index, \
+start, end, date and text; tables (.csv, .tsv, .jsonl, .parquet) have one sentence per row and \
+keep all their columns.
+
+    The output has the union of the inputs' columns, an input_file column when there are several \
+inputs, then stance, stance_p, bloc, bloc_p, claim and claim_p (an input column of the same name is \
+replaced). A blank text gets empty labels. An output file appears only when the run succeeds.
+    """
+    from pipeline.config import load_params
+    from pipeline.predict import Inputs, load_predictor, predict_files, segmenter_factory, show_progress
+    from pipeline.tables import ReadOptions, check_output
+
+    check_output(output)
+    settings = load_params(params)
+    sources = Inputs.open(inputs, ReadOptions(text_column, encoding, batch_size), segmenter_factory(settings))
+    predictor = load_predictor(settings, model, task, text_column, probs)
+    try:
+        predict_files(sources, output, predictor, batch_size, show_progress(quiet))
+    except BrokenPipeError:  # the reader of standard output stopped early (`| head`)
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(1) from None
+
+
+@app.command()
+@one_line_errors
+def evaluate(
+    file: str = typer.Argument(..., help="A table (.csv, .tsv, .jsonl, .parquet) with the text and gold label columns."),
+    model: list[str] = MODEL_OPTION,
+    task: list[str] = TASK_OPTION,
+    text_column: str = TEXT_COLUMN_OPTION,
+    encoding: str = ENCODING_OPTION,
+    batch_size: int = BATCH_SIZE_OPTION,
+    json_out: Path = typer.Option(None, "--json", help="Also write the figures to this JSON file."),
+    params: Path = PARAMS_OPTION,
+) -> None:
+    """Predict on a file with gold labels and print per task macro-F1, accuracy, per-class scores
+    and, for stance, F_avg (mean F1 of favor and against)."""
+    from rich.console import Console
+
+    from pipeline.config import Schema, load_params
+    from pipeline.files import write_json
+    from pipeline.predict import Inputs, evaluate_file, gold_tasks, load_predictor, score_tables, segmenter_factory
+    from pipeline.tables import ReadOptions
+
+    if json_out and not json_out.parent.is_dir():
+        raise InputError(f"{json_out}: output directory {json_out.parent} does not exist")
+    settings = load_params(params)
+    source = Inputs.open([file], ReadOptions(text_column, encoding, batch_size), segmenter_factory(settings))
+    if len(source.readers) != 1:
+        raise InputError(f"{file}: a directory; give one file")
+    tasks = gold_tasks(file, source.columns, Schema.load(settings["data"]["schema"]).tasks, task)
+    predictor = load_predictor(settings, model, tasks, text_column, probs=False)
+    results = evaluate_file(source, predictor, settings)
+    console = Console()
+    for table in score_tables(results):
+        console.print(table)
+    if json_out:
+        write_json(results, json_out)
+
+
+@app.command()
+@one_line_errors
+def report(
+    predictions: Path = typer.Argument(..., help="Predictions written by `stance predict` (.csv, .tsv, .jsonl, .parquet)."),
+    output: Path = typer.Option(..., "--output", "-o", help="The HTML report to write."),
+    encoding: str = ENCODING_OPTION,
+    params: Path = PARAMS_OPTION,
+) -> None:
+    """A self-contained HTML report of predictions: stance by bloc, per document and over time."""
+    from pipeline.config import Schema, load_params
+    from pipeline.report import write_report
+
+    schema = Schema.load(load_params(params)["data"]["schema"])
+    write_report(predictions, output, schema.tasks, encoding)

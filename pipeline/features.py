@@ -22,7 +22,7 @@ SENTENCE_END = re.compile(r"[.!?…]['\"’”)\]]*$")
 HEADING_PREFIX = re.compile(r"^([^\s:][^:]{0,40}):\s")
 OPENING_QUOTES = "“"
 CLOSING_QUOTES = "”"
-CACHE_SIZE = 200_000
+CACHE_SIZE = 20_000
 
 
 def lexicon_key(lexicons: dict[str, list[str]]) -> str:
@@ -108,7 +108,7 @@ class LexiconFeatures(TransformerMixin, BaseEstimator):
         if missing:
             nlp = span_ruler(lexicon_key(lexicons), json.dumps(lexicons, sort_keys=True))
             for text, doc in zip(missing, nlp.pipe(missing, batch_size=256)):
-                cache[text] = self._vector(doc)
+                cache[text] = np.asarray(self._vector(doc), dtype=np.float32)
         width = len(self.get_feature_names_out())
         return np.array([cache[text] for text in texts], dtype=float).reshape(len(texts), width)
 
@@ -206,10 +206,16 @@ class DocumentContext(TransformerMixin, BaseEstimator):
 
     def fit(self, X, y=None):
         self.lexicon_ = LexiconFeatures(self.lexicons, self.interactions, self.text_column).fit(X)
+        names = self.lexicon_.get_feature_names_out()
+        # Only who-is-speaking features travel from the neighbours: actors, speakers, attribution.
+        self.speaker_columns_ = [
+            i for i, name in enumerate(names)
+            if name.startswith(("first:", "speaker:", self.lexicon_.actor_prefix)) or name == self.lexicon_.attribution
+        ]
         return self
 
     def get_feature_names_out(self, input_features=None):
-        names = self.lexicon_.get_feature_names_out()
+        names = self.lexicon_.get_feature_names_out()[self.speaker_columns_]
         return np.array(
             [f"{where}:{name}" for where in ("previous", "next", "heading") for name in names] + ["inside_quote"],
             dtype=object,
@@ -217,7 +223,10 @@ class DocumentContext(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         context = self.context_table(X)
-        parts = [self.lexicon_.vectors(context[column].tolist()) for column in ("previous", "next", "heading")]
+        parts = [
+            self.lexicon_.vectors(context[column].tolist())[:, self.speaker_columns_]
+            for column in ("previous", "next", "heading")
+        ]
         return np.hstack([*parts, context[["inside_quote"]].to_numpy(dtype=float)])
 
     def context_table(self, X: pd.DataFrame) -> pd.DataFrame:

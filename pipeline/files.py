@@ -22,6 +22,9 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(handle)
     temporary = Path(temporary)
+    umask = os.umask(0)
+    os.umask(umask)
+    temporary.chmod(0o666 & ~umask)  # mkstemp's 0600 would make the output private
     try:
         yield temporary
         os.replace(temporary, target)

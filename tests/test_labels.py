@@ -153,3 +153,21 @@ def test_todo_queues_new_sentences_least_confident_first(tmp_path, trained_model
     assert all(r[task] in SCHEMA.tasks[task] for r in records for task in SCHEMA.tasks)
     plain = todo_records(corpus, set(), list(SCHEMA.tasks))
     assert [r["text"] for r in plain] == [s["text"] for s in corpus] and plain[0]["stance"] == ""
+
+
+def test_todo_command_writes_the_queue_for_a_new_document(tmp_path, trained_models) -> None:
+    corpus = tmp_path / "seeds"
+    corpus.mkdir()
+    for path in (REPO / "seeds").glob("*.txt"):
+        (corpus / path.name).write_bytes(path.read_bytes())
+    (corpus / "005_new.txt").write_text("date 2022-02-01 Moscow again demanded that NATO halt its expansion.\n")
+    output = tmp_path / "todo.jsonl"
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "stance"), "labels", "todo", "-o", str(output), "--corpus", str(corpus),
+         "--model", str(trained_models)],
+        cwd=REPO, env=tool_env(), capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    (record,) = read_jsonl(output)
+    assert record["doc"] == "005_new.txt" and record["text"].startswith("Moscow again demanded")
+    assert set(record["suggested"]) == set(SCHEMA.tasks) and record["stance"] in SCHEMA.tasks["stance"]
