@@ -110,12 +110,8 @@ def classifier(name: str, seed: int):
     raise ConfigError(f"unknown classifier '{name}' (known: majority, logreg, svm)")
 
 
-def build(candidate: Candidate, settings: CandidateSettings, columns: Columns, seed: int, memory=None) -> Pipeline:
-    """The candidate's unfitted Pipeline (raises MissingExtra when an optional extra is absent).
-
-    `memory` (a joblib.Memory) caches fitted feature steps, so a search over the classifier's
-    parameters does not refit the same features.
-    """
+def build(candidate: Candidate, settings: CandidateSettings, columns: Columns, seed: int) -> Pipeline:
+    """The candidate's unfitted Pipeline (raises MissingExtra when an optional extra is absent)."""
     if "embeddings" in candidate.features:
         embedding_model_dir()
     blocks = list(candidate.features) + (["target"] if columns.target and candidate.features else [])
@@ -125,7 +121,7 @@ def build(candidate: Candidate, settings: CandidateSettings, columns: Columns, s
         steps.append(("columns", EnsureColumns([c for c in expected if c])))
         steps.append(("features", ColumnTransformer([feature_block(b, settings, columns) for b in blocks])))
     steps.append(("classifier", classifier(candidate.classifier, seed)))
-    return Pipeline(steps, memory=memory)
+    return Pipeline(steps)
 
 
 __all__ = ["Candidate", "CandidateSettings", "Columns", "MissingExtra", "build"]

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from joblib import Memory
 import pandas as pd
 from sklearn.model_selection import LeaveOneGroupOut, RepeatedStratifiedKFold
 from threadpoolctl import threadpool_limits
@@ -75,9 +73,7 @@ def evaluate(dataset: Path, params: dict, outputs: argparse.Namespace) -> dict:
     tags = {"git_commit": tracking.git_commit(), "labels_hash": tracking.labels_hash(table, "id", list(schema.tasks))}
     summary: dict = {"tasks": {}}
     metrics: dict = {}
-    with tempfile.TemporaryDirectory(prefix="natostance-features-") as cache, \
-            tracking.parent_run("evaluate", tags, params) as parent_id:
-        memory = Memory(cache, verbose=0)
+    with tracking.parent_run("evaluate", tags, params) as parent_id:
         summary["parent_run_id"] = parent_id
         for task, labels in schema.tasks.items():
             labels = list(labels)
@@ -85,7 +81,7 @@ def evaluate(dataset: Path, params: dict, outputs: argparse.Namespace) -> dict:
             headline = Headline.from_params(task, params)
 
             def estimator(candidate):
-                return searched(build(candidate, settings, columns, seed, memory), candidate.grid,
+                return searched(build(candidate, settings, columns, seed), candidate.grid,
                                 params["train"]["inner_folds"], headline.scorer(labels))
 
             results = {}
@@ -117,7 +113,7 @@ def evaluate(dataset: Path, params: dict, outputs: argparse.Namespace) -> dict:
             chosen, evaluation, run_id, predictions = max(results.values(), key=lambda r: r[1].headline)
             # Default hyper-parameters here (no inner search): nothing is tuned, and it stays quick.
             repeated = cross_validated(
-                build(chosen, settings, columns, seed, memory), table, gold, groups,
+                build(chosen, settings, columns, seed), table, gold, groups,
                 RepeatedStratifiedKFold(n_splits=section["folds"], n_repeats=section["repeats"], random_state=seed),
                 labels, jobs(chosen, params),
             )
