@@ -45,21 +45,28 @@ def write_json(content: Any, target: str | Path) -> None:
         temporary.write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+def json_object(line: str) -> dict[str, Any]:
+    """One JSONL line as an object; `ValueError` saying what is wrong with it otherwise."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"malformed JSON ({error.msg} at column {error.colno})") from None
+    if not isinstance(record, dict):
+        raise ValueError(f"expected a JSON object, got {type(record).__name__}")
+    return record
+
+
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     """Read a JSONL file of objects; bad input raises `InputError` naming the file and line."""
     records = []
     try:
         with Path(path).open(encoding="utf-8") as lines:
             for number, line in enumerate(lines, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise InputError(f"{path}: line {number}: malformed JSON ({error.msg})") from None
-                if not isinstance(record, dict):
-                    raise InputError(f"{path}: line {number}: expected a JSON object")
-                records.append(record)
+                if line.strip():
+                    try:
+                        records.append(json_object(line))
+                    except ValueError as error:
+                        raise InputError(f"{path}: line {number}: {error}") from None
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except UnicodeDecodeError as error:

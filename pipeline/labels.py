@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pipeline.config import Schema
+from pipeline.files import json_object
 
 REQUIRED_FIELDS = ("id", "doc", "text")
 SUGGESTION_MARK = "suggested"
@@ -35,14 +35,9 @@ def read_label_lines(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                problems.append(Problem(path, number, f"malformed JSON ({error.msg})"))
-                continue
-            if not isinstance(record, dict):
-                problems.append(Problem(path, number, "expected a JSON object"))
-                continue
-            records.append((number, record))
+                records.append((number, json_object(line)))
+            except ValueError as error:
+                problems.append(Problem(path, number, str(error)))
     return records, problems
 
 

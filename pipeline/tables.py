@@ -9,7 +9,6 @@ line). Outputs: `.csv`, `.jsonl`, `.parquet` or CSV on standard output. Every ba
 from __future__ import annotations
 
 import codecs
-import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -21,7 +20,7 @@ from typing import BinaryIO
 import pandas as pd
 
 from pipeline.errors import InputError
-from pipeline.files import atomic_path
+from pipeline.files import atomic_path, json_object
 
 STDIN = "-"
 DOCUMENT_SUFFIXES = (".txt", ".md")
@@ -202,12 +201,9 @@ class JsonlReader:
                 if not line.strip():
                     continue
                 try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise InputError(f"{self.path}: line {number}: malformed JSON ({error.msg} at column {error.colno})") from None
-                if not isinstance(record, dict):
-                    raise InputError(f"{self.path}: line {number}: expected a JSON object, got {type(record).__name__}")
-                yield record
+                    yield json_object(line)
+                except ValueError as error:
+                    raise InputError(f"{self.path}: line {number}: {error}") from None
 
     def columns(self) -> list[str]:
         fields: dict[str, None] = {}
