@@ -18,7 +18,8 @@ $(INSTALLED): pyproject.toml
 demo: $(INSTALLED)
 	$(BIN)/dvc repro
 	$(BIN)/stance predict $(DEMO_DOC) -o data/demo-predictions.csv
-	$(BIN)/python -c "import pandas as pd; pd.set_option('display.width', 200); pd.set_option('display.max_colwidth', 70); print(pd.read_csv('data/demo-predictions.csv')[['index', 'text', 'stance', 'stance_p', 'bloc', 'bloc_p', 'claim', 'claim_p']].to_string(index=False))"
+	$(BIN)/python -c "import pandas as pd; t = pd.read_csv('data/demo-predictions.csv'); t['text'] = t['text'].str.slice(0, 70).str.ljust(70); print(t[['index', 'text', 'stance', 'stance_p', 'bloc', 'bloc_p', 'claim', 'claim_p']].round(2).to_string(index=False))"
+	@echo "(a seed article: these sentences were in the training data; see README for held-out figures)"
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest
