@@ -41,11 +41,9 @@ in batch, for analysts who review the output; the probability column says how su
 
 def model_card(task: str, labels: list[str], summary: dict[str, Any], best_params: dict, columns) -> str:
     """Fill the card from the evaluation summary of a task."""
-    metrics, intervals = summary["leave_one_document_out"], summary["ci95"]
+    metrics, low, high = summary["leave_one_document_out"], summary["ci95_low"], summary["ci95_high"]
     rows = "\n".join(
-        f"| {name} | {value:.3f} | {intervals[name][0]:.3f}–{intervals[name][1]:.3f} |"
-        for name, value in metrics.items()
-        if name in intervals
+        f"| {name} | {value:.3f} | {low[name]:.3f}–{high[name]:.3f} |" for name, value in metrics.items() if name in low
     )
     secondary = ", ".join(
         f"{name.removesuffix('.mean')} {value:.3f} ± {summary['repeated_stratified_kfold'][name.replace('.mean', '.std')]:.3f}"

@@ -29,6 +29,10 @@ from pipeline.files import atomic_path, write_json
 from pipeline.metrics import Headline
 
 
+METRIC_KEYS = ("chosen", "headline_metric", "leave_one_document_out", "ci95_low", "ci95_high",
+               "repeated_stratified_kfold", "candidates")
+
+
 def columns_from(params: dict) -> Columns:
     data = params["data"]
     return Columns(data["text_column"], data["group_column"], data.get("order_column"), data.get("target_column"))
@@ -57,10 +61,25 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
         frame.to_csv(temporary, index=False)
 
 
-def evaluate(dataset: Path, params: dict, outputs: argparse.Namespace) -> dict:
-    """Evaluate all candidates of all tasks; return the summary the `train` stage reads."""
+def log_candidate(parent_id: str, name: str, candidate, evaluation: Evaluation, predictions, table: pd.DataFrame,
+                  gold, labels: list[str], errors: pd.DataFrame, tags: dict, dataset: Path, task: str) -> str:
+    """The candidate's MLflow child run: parameters, metrics, confusion image, error table."""
     import matplotlib.pyplot as plt
 
+    figure = confusion_figure(gold, evaluation.predicted, labels, f"{name} (leave-one-document-out)")
+    speed = len(table) / max(predictions.predict_seconds, 1e-9)
+    try:
+        return tracking.log_candidate(
+            parent_id, name, {"task": task, **candidate.params(), "protocol": "leave-one-document-out"},
+            {**evaluation.flat_metrics("logo"), "headline": evaluation.headline, "sentences_per_second": speed},
+            {**tags, "dvc_stage": "evaluate", "task": task}, figure, errors, table, str(dataset), task,
+        )
+    finally:
+        plt.close(figure)
+
+
+def evaluate(dataset: Path, params: dict, outputs: argparse.Namespace) -> dict:
+    """Evaluate all candidates of all tasks; return the summary the `train` stage reads."""
     schema = Schema.load(params["data"]["schema"])
     columns = columns_from(params)
     settings = CandidateSettings.load(params["train"]["candidates"])
@@ -70,24 +89,18 @@ def evaluate(dataset: Path, params: dict, outputs: argparse.Namespace) -> dict:
             raise InputError(f"{dataset}: no column '{column}' (columns: {', '.join(table.columns)})")
     seed, section = params["seed"], params["evaluate"]
     groups = table[columns.group].to_numpy()
+    error_columns = ["id", columns.group, columns.text]
     tags = {"git_commit": tracking.git_commit(), "labels_hash": tracking.labels_hash(table, "id", list(schema.tasks))}
     summary: dict = {"tasks": {}}
-    metrics: dict = {}
     with tracking.parent_run("evaluate", tags, params) as parent_id:
         summary["parent_run_id"] = parent_id
         for task, labels in schema.tasks.items():
-            labels = list(labels)
-            gold = table[task].to_numpy()
-            headline = Headline.from_params(task, params)
-
-            def estimator(candidate):
-                return searched(build(candidate, settings, columns, seed), candidate.grid,
-                                params["train"]["inner_folds"], headline.scorer(labels))
-
+            labels, gold, headline = list(labels), table[task].to_numpy(), Headline.from_params(task, params)
             results = {}
             for candidate in settings.candidates:
                 try:
-                    model = estimator(candidate)
+                    model = searched(build(candidate, settings, columns, seed), candidate.grid,
+                                     params["train"]["inner_folds"], headline.scorer(labels))
                 except MissingExtra as missing:
                     print(f"evaluate: skipping {task}/{candidate.name}: {missing}", file=sys.stderr)
                     continue
@@ -95,52 +108,38 @@ def evaluate(dataset: Path, params: dict, outputs: argparse.Namespace) -> dict:
                 predictions = cross_validated(model, table, gold, groups, LeaveOneGroupOut(), labels,
                                               jobs(candidate, params))
                 evaluation = Evaluation.of(gold, predictions, labels, headline, section["bootstrap_resamples"], seed)
+                errors = evaluation.errors(table, gold, error_columns, section["errors"])
                 name = f"{task}/{candidate.name}"
-                figure = confusion_figure(gold, evaluation.predicted, labels, f"{name} (leave-one-document-out)")
-                speed = len(table) / max(predictions.predict_seconds, 1e-9)
-                run_id = tracking.log_candidate(
-                    parent_id, name, {"task": task, **candidate.params(), "protocol": "leave-one-document-out"},
-                    {**evaluation.flat_metrics("logo"), "headline": evaluation.headline, "sentences_per_second": speed},
-                    {**tags, "dvc_stage": "evaluate", "task": task},
-                    figure, evaluation.errors(table, gold, ["id", columns.group, columns.text], section["errors"]),
-                    table, str(dataset), task,
-                )
-                plt.close(figure)
-                results[candidate.name] = (candidate, evaluation, run_id, predictions)
+                run_id = log_candidate(parent_id, name, candidate, evaluation, predictions, table, gold, labels,
+                                       errors, tags, dataset, task)
+                results[candidate.name] = (candidate, evaluation, run_id, predictions, errors)
                 print(f"evaluate: {name:40s} {headline.metric}={evaluation.headline:.3f}"
                       f" ({time.perf_counter() - started:.1f} s)")
-            started = time.perf_counter()
-            chosen, evaluation, run_id, predictions = max(results.values(), key=lambda r: r[1].headline)
+            chosen, evaluation, run_id, predictions, errors = max(results.values(), key=lambda r: r[1].headline)
             # Default hyper-parameters here (no inner search): nothing is tuned, and it stays quick.
             repeated = cross_validated(
                 build(chosen, settings, columns, seed), table, gold, groups,
                 RepeatedStratifiedKFold(n_splits=section["folds"], n_repeats=section["repeats"], random_state=seed),
                 labels, jobs(chosen, params),
             )
-            secondary = repeated_scores(gold, repeated, labels, headline)
-            print(f"evaluate: {task} chose {chosen.name}; repeated k-fold done ({time.perf_counter() - started:.1f} s)")
             write_csv(evaluation.confusion_pairs(gold), outputs.plots / f"confusion-{task}.csv")
-            write_csv(evaluation.errors(table, gold, ["id", columns.group, columns.text], section["errors"]),
-                      outputs.errors / f"{task}.csv")
-            metrics[task] = {
+            write_csv(errors, outputs.errors / f"{task}.csv")
+            summary["tasks"][task] = {
                 "chosen": chosen.name,
                 "headline_metric": headline.metric,
                 "leave_one_document_out": evaluation.metrics,
-                "ci95_low": {name: low for name, (low, _) in evaluation.intervals.items()},
-                "ci95_high": {name: high for name, (_, high) in evaluation.intervals.items()},
-                "repeated_stratified_kfold": secondary,
+                "ci95_low": {metric: low for metric, (low, _) in evaluation.intervals.items()},
+                "ci95_high": {metric: high for metric, (_, high) in evaluation.intervals.items()},
+                "repeated_stratified_kfold": repeated_scores(gold, repeated, labels, headline),
                 "candidates": {name: round(r[1].headline, 4) for name, r in results.items()},
             }
-            summary["tasks"][task] = {
-                "chosen": chosen.name, "run_id": run_id, "headline_metric": headline.metric,
-                "leave_one_document_out": evaluation.metrics, "ci95": evaluation.intervals,
-                "repeated_stratified_kfold": secondary,
-                "candidates": {name: r[1].headline for name, r in results.items()},
-                "grid_choices": predictions.fold_params,
-                "rows": len(table), "groups": int(pd.Series(groups).nunique()),
-                "label_counts": table[task].value_counts().to_dict(),
-            }
-    write_json(metrics, outputs.metrics)
+            print(f"evaluate: {task} chose {chosen.name}")
+            summary["tasks"][task].update(
+                run_id=run_id, grid_choices=predictions.fold_params, rows=len(table),
+                groups=int(pd.Series(groups).nunique()), label_counts=table[task].value_counts().to_dict(),
+            )
+    write_json({task: {k: v for k, v in entry.items() if k in METRIC_KEYS} for task, entry in summary["tasks"].items()},
+               outputs.metrics)
     return summary
 
 
