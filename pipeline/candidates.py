@@ -24,8 +24,14 @@ class Columns:
 
     text: str = "text"
     group: str = "doc"
-    order: str = "index"
+    order: str | None = "index"
     target: str | None = None
+
+    @classmethod
+    def from_params(cls, params: dict) -> "Columns":
+        """The `data` section of the stage parameters."""
+        data = params["data"]
+        return cls(data["text_column"], data["group_column"], data.get("order_column"), data.get("target_column"))
 
 
 @dataclass(frozen=True)

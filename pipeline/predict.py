@@ -86,6 +86,7 @@ class Predictor:
 
 def load_predictor(params: dict, model_sources: list[str], tasks: list[str] | None, text_column: str, probs: bool) -> Predictor:
     """A predictor with the models of `model_sources`, checked against the configured label schema."""
+    from pipeline.candidates import Columns
     from pipeline.config import Schema
     from pipeline.models import load_models
 
@@ -93,14 +94,14 @@ def load_predictor(params: dict, model_sources: list[str], tasks: list[str] | No
     unknown = [task for task in tasks or [] if task not in schema.tasks]
     if unknown:
         raise InputError(f"unknown task '{unknown[0]}' (the schema's tasks: {', '.join(schema.tasks)})")
-    data = params.get("data", {})
+    columns = Columns.from_params(params)
     return Predictor(
         load_models(model_sources, schema.tasks, list(dict.fromkeys(tasks)) if tasks else None),
         text_column=text_column,
         probs=probs,
-        model_text=data.get("text_column") or "text",
-        group=data.get("group_column"),
-        order=data.get("order_column"),
+        model_text=columns.text,
+        group=columns.group,
+        order=columns.order,
     )
 
 

@@ -33,11 +33,6 @@ METRIC_KEYS = ("chosen", "headline_metric", "leave_one_document_out", "ci95_low"
                "repeated_stratified_kfold", "candidates")
 
 
-def columns_from(params: dict) -> Columns:
-    data = params["data"]
-    return Columns(data["text_column"], data["group_column"], data.get("order_column"), data.get("target_column"))
-
-
 def jobs(candidate, params: dict) -> int:
     """Parallel fits for a candidate: one process for embeddings, whose model loads once per process."""
     return 1 if "embeddings" in candidate.features else params["train"]["n_jobs"]
@@ -81,7 +76,7 @@ def log_candidate(parent_id: str, name: str, candidate, evaluation: Evaluation, 
 def evaluate(dataset: Path, params: dict, outputs: argparse.Namespace) -> dict:
     """Evaluate all candidates of all tasks; return the summary the `train` stage reads."""
     schema = Schema.load(params["data"]["schema"])
-    columns = columns_from(params)
+    columns = Columns.from_params(params)
     settings = CandidateSettings.load(params["train"]["candidates"])
     table = load_table(dataset, schema)
     for column in filter(None, [columns.text, columns.group, columns.target]):

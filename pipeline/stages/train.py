@@ -17,19 +17,18 @@ from pathlib import Path
 from threadpoolctl import threadpool_limits
 
 from pipeline import tracking
-from pipeline.candidates import CandidateSettings, build
+from pipeline.candidates import CandidateSettings, Columns, build
 from pipeline.config import Schema, load_params
 from pipeline.crossval import group_params, load_table, searched
 from pipeline.errors import InputError
 from pipeline.metrics import Headline
 from pipeline.modelcard import model_card
 from pipeline.models import save_model
-from pipeline.stages.evaluate import columns_from
 
 
 def train(dataset: Path, summary_path: Path, models: Path, params: dict) -> None:
     schema = Schema.load(params["data"]["schema"])
-    columns = columns_from(params)
+    columns = Columns.from_params(params)
     settings = CandidateSettings.load(params["train"]["candidates"])
     candidates = {candidate.name: candidate for candidate in settings.candidates}
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
