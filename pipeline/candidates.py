@@ -8,7 +8,6 @@ from typing import Any
 
 from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyClassifier
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import MaxAbsScaler, OneHotEncoder
@@ -16,6 +15,7 @@ from sklearn.svm import SVC
 
 from pipeline.config import ConfigError, load_yaml
 from pipeline.features import DocumentContext, EnsureColumns, LexiconFeatures, MissingExtra, SentenceEmbeddings, embedding_model_dir
+from pipeline.reuse import ReusableTfidfVectorizer
 
 
 @dataclass(frozen=True)
@@ -82,8 +82,8 @@ def feature_block(name: str, settings: CandidateSettings, columns: Columns):
     text = columns.text
     context_columns = [text, columns.group, columns.order]
     blocks = {
-        "words": lambda: (TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1), text),
-        "chars": lambda: (TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, min_df=2, max_features=4000), text),
+        "words": lambda: (ReusableTfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1), text),
+        "chars": lambda: (ReusableTfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, min_df=2, max_features=4000), text),
         "lexicon": lambda: (
             make_pipeline(LexiconFeatures(settings.lexicons, settings.interactions, text), MaxAbsScaler()),
             [text],

@@ -27,6 +27,7 @@ from pipeline.errors import InputError
 from pipeline.evaluation import Evaluation, repeated_scores
 from pipeline.files import atomic_path, write_json
 from pipeline.metrics import Headline
+from pipeline.reuse import reused_fits
 
 
 METRIC_KEYS = ("chosen", "headline_metric", "leave_one_document_out", "ci95_low", "ci95_high",
@@ -149,7 +150,7 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params(args.params)
     try:
-        with threadpool_limits(1):
+        with threadpool_limits(1), reused_fits():
             summary = evaluate(args.dataset, params, args)
     except InputError as error:
         sys.exit(f"evaluate: {error}")

@@ -22,6 +22,7 @@ from pipeline.config import Schema, load_params
 from pipeline.crossval import group_params, load_table, searched
 from pipeline.errors import InputError
 from pipeline.metrics import Headline
+from pipeline.reuse import reused_fits
 from pipeline.modelcard import model_card
 from pipeline.models import save_model
 
@@ -64,7 +65,7 @@ def main() -> None:
     args = parser.parse_args()
     args.models.mkdir(parents=True, exist_ok=True)
     try:
-        with threadpool_limits(1):
+        with threadpool_limits(1), reused_fits():
             train(args.dataset, args.summary, args.models, load_params(args.params))
     except InputError as error:
         sys.exit(f"train: {error}")

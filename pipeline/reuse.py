@@ -1,0 +1,84 @@
+"""Reuse of identical TF-IDF fits during cross-validation.
+
+Model selection fits the same vectorizer on the same training texts many times: once per task,
+per candidate that shares the text blocks and per grid point. Inside `reused_fits()` a
+`ReusableTfidfVectorizer` fits once per distinct (parameters, texts) and transforms once per
+distinct (fit, texts); outside it, it is a plain `TfidfVectorizer`. The results are the same
+either way, only quicker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import weakref
+from collections import OrderedDict
+from contextlib import contextmanager
+from typing import Iterator
+
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+ENTRIES = 256  # fits and transforms kept; the oldest go first
+
+_store: OrderedDict | None = None
+_fit_keys: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+@contextmanager
+def reused_fits() -> Iterator[None]:
+    """Share vectorizer fits and transforms within the block (one process, in memory)."""
+    global _store
+    previous, _store = _store, OrderedDict()
+    try:
+        yield
+    finally:
+        _store = previous
+
+
+def texts_digest(raw_documents) -> str:
+    """A fingerprint of a sequence of texts, in order."""
+    digest = hashlib.sha1()
+    for text in raw_documents:
+        digest.update(str(text).encode("utf-8", "surrogatepass"))
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+def _remembered(key: tuple, compute):
+    if key in _store:
+        _store.move_to_end(key)
+        return _store[key]
+    value = _store[key] = compute()
+    if len(_store) > ENTRIES:
+        _store.popitem(last=False)
+    return value
+
+
+class ReusableTfidfVectorizer(TfidfVectorizer):
+    """A `TfidfVectorizer` whose fits and transforms are shared inside `reused_fits()`."""
+
+    def fit(self, raw_documents, y=None):
+        self.fit_transform(raw_documents)
+        return self
+
+    def fit_transform(self, raw_documents, y=None):
+        if _store is None:
+            return super().fit_transform(raw_documents, y)
+        documents = list(raw_documents)
+        key = ("fit", json.dumps(self.get_params(), sort_keys=True, default=str), texts_digest(documents))
+
+        def fit():
+            matrix = super(ReusableTfidfVectorizer, self).fit_transform(documents)
+            return {name: value for name, value in vars(self).items() if name not in self.get_params()}, matrix
+
+        state, matrix = _remembered(key, fit)
+        vars(self).update(state)
+        _fit_keys[self] = key
+        return matrix.copy()
+
+    def transform(self, raw_documents):
+        if _store is None or self not in _fit_keys:
+            return super().transform(raw_documents)
+        documents = list(raw_documents)
+        key = ("transform", _fit_keys[self], texts_digest(documents))
+        return _remembered(key, lambda: super(ReusableTfidfVectorizer, self).transform(documents)).copy()
