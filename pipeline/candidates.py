@@ -14,7 +14,8 @@ from sklearn.preprocessing import MaxAbsScaler, OneHotEncoder
 from sklearn.svm import SVC
 
 from pipeline.config import ConfigError, load_yaml
-from pipeline.features import DocumentContext, EnsureColumns, LexiconFeatures, MissingExtra, SentenceEmbeddings, embedding_model_dir
+from pipeline.context import DocumentContext
+from pipeline.features import EnsureColumns, LexiconFeatures, MissingExtra, SentenceEmbeddings, embedding_model_dir
 from pipeline.reuse import ReusableTfidfVectorizer
 
 

@@ -20,8 +20,6 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 SENTENCE_END = re.compile(r"[.!?…]['\"’”)\]]*$")
 HEADING_PREFIX = re.compile(r"^([^\s:][^:]{0,40}):\s")
-OPENING_QUOTES = "“"
-CLOSING_QUOTES = "”"
 CACHE_SIZE = 20_000
 
 
@@ -170,87 +168,6 @@ class EnsureColumns(TransformerMixin, BaseEstimator):
         frame = X if isinstance(X, pd.DataFrame) else pd.DataFrame({self.columns[0]: column_values(X, self.columns[0])})
         missing = [column for column in self.columns or [] if column not in frame.columns]
         return frame.assign(**{column: None for column in missing}) if missing else frame
-
-
-def heading_of(text: str) -> str | None:
-    """The heading a unit sets for the sentences after it, if it is one."""
-    prefix = HEADING_PREFIX.match(text)
-    if prefix:
-        return prefix.group(1)
-    if not SENTENCE_END.search(text.strip()) and 0 < len(text.split()) <= 12:
-        return text
-    return None
-
-
-class DocumentContext(TransformerMixin, BaseEstimator):
-    """Who is speaking around a sentence: lexicon features of the previous and next sentence and
-    of the section heading above it, and whether it starts inside an open quotation.
-
-    Rows are placed in their documents by `group_column` and `order_column`; a table without
-    them (independent sentences) gets no context.
-    """
-
-    def __init__(
-        self,
-        lexicons: dict | None = None,
-        interactions: list | None = None,
-        text_column: str = "text",
-        group_column: str = "doc",
-        order_column: str = "index",
-    ):
-        self.lexicons = lexicons
-        self.interactions = interactions
-        self.text_column = text_column
-        self.group_column = group_column
-        self.order_column = order_column
-
-    def fit(self, X, y=None):
-        self.lexicon_ = LexiconFeatures(self.lexicons, self.interactions, self.text_column).fit(X)
-        names = self.lexicon_.get_feature_names_out()
-        # Only who-is-speaking features travel from the neighbours: actors, speakers, attribution.
-        self.speaker_columns_ = [
-            i for i, name in enumerate(names)
-            if name.startswith(("first:", "speaker:", self.lexicon_.actor_prefix)) or name == self.lexicon_.attribution
-        ]
-        return self
-
-    def get_feature_names_out(self, input_features=None):
-        names = self.lexicon_.get_feature_names_out()[self.speaker_columns_]
-        return np.array(
-            [f"{where}:{name}" for where in ("previous", "next", "heading") for name in names] + ["inside_quote"],
-            dtype=object,
-        )
-
-    def transform(self, X):
-        context = self.context_table(X)
-        parts = [
-            self.lexicon_.vectors(context[column].tolist())[:, self.speaker_columns_]
-            for column in ("previous", "next", "heading")
-        ]
-        return np.hstack([*parts, context[["inside_quote"]].to_numpy(dtype=float)])
-
-    def context_table(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Per row (in input order): previous and next text, heading text, open-quote flag."""
-        texts = pd.Series(column_values(X, self.text_column), index=range(len(X)))
-        empty = pd.DataFrame({"previous": "", "next": "", "heading": "", "inside_quote": 0.0}, index=texts.index)
-        if (
-            not isinstance(X, pd.DataFrame)
-            or not {self.group_column, self.order_column} <= set(X.columns)
-            or X[self.group_column].isna().all()
-        ):
-            return empty
-        frame = pd.DataFrame(
-            {"group": X[self.group_column].to_numpy(), "order": X[self.order_column].to_numpy(), "text": texts}
-        ).sort_values(["group", "order"], kind="stable")
-        by_group = frame.groupby("group", sort=False)
-        frame["previous"] = by_group["text"].shift(1).fillna("")
-        frame["next"] = by_group["text"].shift(-1).fillna("")
-        frame["heading"] = frame["text"].map(heading_of)
-        frame["heading"] = frame.groupby("group", sort=False)["heading"].ffill().fillna("")
-        balance = frame["text"].map(lambda t: sum(t.count(q) for q in OPENING_QUOTES) - sum(t.count(q) for q in CLOSING_QUOTES))
-        opened_before = balance.groupby(frame["group"], sort=False).cumsum() - balance
-        frame["inside_quote"] = (opened_before > 0).astype(float)
-        return frame.sort_index()[["previous", "next", "heading", "inside_quote"]]
 
 
 class MissingExtra(RuntimeError):

@@ -1,0 +1,98 @@
+"""Document context: the voice of a sentence follows attributions, quotations and headings."""
+
+import pandas as pd
+import pytest
+
+from pipeline.context import DocumentContext, heading_of, inside_quote_after
+from pipeline.reuse import ReusableTfidfVectorizer, reused_fits
+
+LEXICONS = {
+    "actor:russia": ["moscow", "the kremlin", "lavrov"],
+    "actor:west": ["washington", "nato"],
+    "cue:attribution": ["said", "told reporters"],
+    "cue:enlargement": ["enlargement"],
+}
+INTERACTIONS = [["actor:russia", "cue:enlargement"], ["actor:west", "cue:enlargement"]]
+
+ARTICLE = [
+    "Talks ended without agreement on Tuesday.",                                   # narration
+    "“We will not accept enlargement,” Lavrov told reporters. “",                  # attributed, quote reopens
+    "Our position is clear.”",                                                     # inside the quotation
+    "The meeting lasted four hours.",                                              # narration again
+    "Washington's view: enlargement is a sovereign choice.",                       # heading prefix
+    "Allies will keep the door open.",                                             # under that heading
+    "What comes next",                                                             # a heading without a party
+    "Nobody knows.",
+]
+
+
+def document(texts, doc="a"):
+    return pd.DataFrame({"text": texts, "doc": doc, "index": range(len(texts))})
+
+
+@pytest.fixture(scope="module")
+def context():
+    return DocumentContext(LEXICONS, INTERACTIONS).fit(document(ARTICLE))
+
+
+def test_voice_follows_attribution_quotation_and_heading(context):
+    table = document(ARTICLE)
+    voices = context.voices(table, ARTICLE)
+    assert voices["voice"].tolist() == [
+        None, "actor:russia", "actor:russia", None, "actor:west", "actor:west", None, None,
+    ]
+    assert voices["source"].tolist() == [
+        "none", "speaker", "carried", "none", "section", "section", "none", "none",
+    ]
+
+
+def test_rows_are_read_in_document_order_whatever_the_table_order(context):
+    table = document(ARTICLE).iloc[::-1].reset_index(drop=True)
+    expected = context.transform(document(ARTICLE))
+    assert (context.transform(table)[::-1] == expected).all()
+
+
+def test_documents_do_not_share_context(context):
+    texts = [ARTICLE[1], ARTICLE[2]]
+    table = pd.concat([document(texts[:1], "a"), document(texts[1:], "b")], ignore_index=True)
+    assert context.voices(table, texts)["voice"].tolist() == ["actor:russia", None]
+
+
+def test_independent_sentences_get_their_own_speaker_or_heading_only(context):
+    table = pd.DataFrame({"text": ARTICLE})
+    voices = context.voices(table, ARTICLE)
+    assert voices["voice"].tolist() == [None, "actor:russia", None, None, "actor:west", None, None, None]
+
+
+def test_features_cross_the_voice_with_the_sentence_cues(context):
+    names = list(context.get_feature_names_out())
+    row = context.transform(document(ARTICLE))[1]
+    assert row[names.index("voice:actor:russia&cue:enlargement")] == 1.0
+    assert row[names.index("voice:actor:west&cue:enlargement")] == 0.0
+    assert row[names.index("source:speaker")] == 1.0
+
+
+def test_headings_and_quotes():
+    assert heading_of("Moscow's view: no more enlargement.") == "Moscow's view"
+    assert heading_of("What comes next") == "What comes next"
+    assert heading_of("Nobody knows.") is None
+    assert heading_of("He nodded. “") is None
+    assert inside_quote_after("He said: “We will", False)
+    assert not inside_quote_after("not move.” Then he left.", True)
+    assert inside_quote_after('He said: "We will', False)
+
+
+def test_reused_vectorizer_fits_once_and_matches_a_fresh_fit():
+    texts = ["NATO enlargement talks", "Moscow rejects enlargement", "talks end"]
+    fresh = ReusableTfidfVectorizer().fit_transform(texts)
+    with reused_fits():
+        first, second = ReusableTfidfVectorizer(), ReusableTfidfVectorizer()
+        first_matrix = first.fit_transform(texts)
+        second_matrix = second.fit_transform(texts)
+        assert second.vocabulary_ is first.vocabulary_  # the second fit was reused
+        assert (second.transform(["enlargement"]) != first.transform(["enlargement"])).nnz == 0
+        different = ReusableTfidfVectorizer(ngram_range=(1, 2)).fit(texts)
+        assert len(different.vocabulary_) > len(first.vocabulary_)
+    assert (first_matrix != fresh).nnz == 0 and (second_matrix != fresh).nnz == 0
+    outside = ReusableTfidfVectorizer().fit(texts)
+    assert outside.vocabulary_ is not first.vocabulary_
