@@ -6,12 +6,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import MaxAbsScaler, OneHotEncoder
-from sklearn.svm import SVC
+from sklearn.svm import LinearSVC
 
 from pipeline.config import ConfigError, load_yaml
 from pipeline.context import DocumentContext
@@ -105,6 +106,9 @@ def feature_block(name: str, settings: CandidateSettings, columns: Columns):
     return name, transformer, selected
 
 
+SVM_CALIBRATION_FOLDS = 3
+
+
 def classifier(name: str, seed: int):
     """The classifier step by its name in configs/candidates.yaml."""
     if name == "majority":
@@ -112,8 +116,8 @@ def classifier(name: str, seed: int):
     if name == "logreg":
         return LogisticRegression(C=1.0, class_weight="balanced", solver="newton-cg", max_iter=1000, random_state=seed)
     if name == "svm":
-        # libsvm's internal cross-validated Platt scaling copes with classes of one or two examples.
-        return SVC(kernel="linear", C=1.0, class_weight="balanced", probability=True, random_state=seed)
+        # Sigmoid (Platt) calibration on 3 internal folds: it needs 3 examples of every class.
+        return CalibratedClassifierCV(LinearSVC(C=1.0, class_weight="balanced", random_state=seed), cv=SVM_CALIBRATION_FOLDS)
     raise ConfigError(f"unknown classifier '{name}' (known: majority, logreg, svm)")
 
 

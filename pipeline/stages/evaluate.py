@@ -101,8 +101,13 @@ def evaluate(dataset: Path, params: dict, outputs: argparse.Namespace) -> dict:
                     print(f"evaluate: skipping {task}/{candidate.name}: {missing}", file=sys.stderr)
                     continue
                 started = time.perf_counter()
-                predictions = cross_validated(model, table, gold, groups, LeaveOneGroupOut(), labels,
-                                              jobs(candidate, params))
+                try:
+                    predictions = cross_validated(model, table, gold, groups, LeaveOneGroupOut(), labels,
+                                                  jobs(candidate, params))
+                except ValueError as unfit:  # e.g. too few examples of a class for the SVM's calibration folds
+                    print(f"evaluate: skipping {task}/{candidate.name}: cannot be fit on these folds: {unfit}",
+                          file=sys.stderr)
+                    continue
                 evaluation = Evaluation.of(gold, predictions, labels, headline, section["bootstrap_resamples"], seed)
                 errors = evaluation.errors(table, gold, error_columns, section["errors"])
                 name = f"{task}/{candidate.name}"
