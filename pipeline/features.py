@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from pipeline.imports import without_torch
+
 SENTENCE_END = re.compile(r"[.!?…]['\"’”)\]]*$")
 HEADING_PREFIX = re.compile(r"^([^\s:][^:]{0,40}):\s")
 CACHE_SIZE = 20_000
@@ -31,8 +33,7 @@ def lexicon_key(lexicons: dict[str, list[str]]) -> str:
 @lru_cache(maxsize=8)
 def span_ruler(key: str, lexicons_json: str):
     """A blank English spaCy pipeline with a span_ruler that labels every lexicon term."""
-    import spacy
-
+    spacy = without_torch("spacy")
     lexicons = json.loads(lexicons_json)
     nlp = spacy.blank("en")
     nlp.max_length = 10_000_000

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from pipeline.errors import InputError
+from pipeline.imports import without_torch
 
 TRUSTED_MODULES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.", "pipeline.", "pandas.")
 MLMODEL = "MLmodel"
@@ -60,6 +61,7 @@ def signature_and_example(columns: list[str]):
 
 def save_model(model, target: Path, task: str, labels: list[str], columns: list[str], card: str) -> None:
     """Write an MLflow model folder (skops format) with a model card, replacing `target` atomically."""
+    without_torch("skops.io")
     import mlflow.sklearn
 
     trusted = model_trusted_types(model)
@@ -101,8 +103,7 @@ class TaskModel:
 
 def load_folder(folder: Path) -> TaskModel:
     """A model folder written by `save_model`, loaded with skops."""
-    import skops.io
-
+    skops_io = without_torch("skops.io")
     descriptor = folder / MLMODEL
     try:
         meta = yaml.safe_load(descriptor.read_text(encoding="utf-8"))
@@ -111,7 +112,8 @@ def load_folder(folder: Path) -> TaskModel:
         if flavor.get("serialization_format") != "skops":
             raise InputError(f"{folder}: not a skops model (format {flavor.get('serialization_format')})")
         path = folder / flavor["pickled_model"]
-        estimator = skops.io.load(path, trusted=trusted_types(skops.io.get_untrusted_types(file=path)))
+        # The types MLflow recorded at saving; skops refuses any other type it finds in the file.
+        estimator = skops_io.load(path, trusted=trusted_types(list(flavor.get("skops_trusted_types") or [])))
     except FileNotFoundError as missing:
         raise InputError(f"{folder}: not a model folder ({Path(missing.filename).name} is missing)") from None
     except InputError:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import InputError
+from pipeline.imports import without_torch
 
 DATE_HEADER = re.compile(r"\A[\s\ufeff]*date[ \t]+(\S+)[ \t]*")
 
@@ -85,8 +86,7 @@ class Segmenter:
     """Turns document text into sentence records: paragraphs at line breaks, then sentences."""
 
     def __init__(self, settings: SegmentationSettings | None = None):
-        import spacy
-
+        spacy = without_torch("spacy")
         self.settings = settings or SegmentationSettings()
         self.nlp = spacy.blank(self.settings.language)
         config = {} if self.settings.punct_chars is None else {"punct_chars": list(self.settings.punct_chars)}
