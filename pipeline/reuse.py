@@ -18,7 +18,7 @@ from typing import Iterator
 
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-ENTRIES = 256  # fits and transforms kept; the oldest go first
+BUDGET_BYTES = 1 << 30  # memory for kept matrices; the least recently used go first
 
 _store: OrderedDict | None = None
 _fit_keys: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -44,12 +44,17 @@ def texts_digest(raw_documents) -> str:
     return digest.hexdigest()
 
 
+def _matrix_bytes(value) -> int:
+    matrix = value[1] if isinstance(value, tuple) else value
+    return matrix.data.nbytes + matrix.indices.nbytes + matrix.indptr.nbytes
+
+
 def _remembered(key: tuple, compute):
     if key in _store:
         _store.move_to_end(key)
         return _store[key]
     value = _store[key] = compute()
-    if len(_store) > ENTRIES:
+    while len(_store) > 1 and sum(map(_matrix_bytes, _store.values())) > BUDGET_BYTES:
         _store.popitem(last=False)
     return value
 

@@ -4,7 +4,6 @@ import pandas as pd
 import pytest
 
 from pipeline.context import DocumentContext, heading_of, inside_quote_after
-from pipeline.reuse import ReusableTfidfVectorizer, reused_fits
 
 LEXICONS = {
     "actor:russia": ["moscow", "the kremlin", "lavrov"],
@@ -80,19 +79,3 @@ def test_headings_and_quotes():
     assert inside_quote_after("He said: “We will", False)
     assert not inside_quote_after("not move.” Then he left.", True)
     assert inside_quote_after('He said: "We will', False)
-
-
-def test_reused_vectorizer_fits_once_and_matches_a_fresh_fit():
-    texts = ["NATO enlargement talks", "Moscow rejects enlargement", "talks end"]
-    fresh = ReusableTfidfVectorizer().fit_transform(texts)
-    with reused_fits():
-        first, second = ReusableTfidfVectorizer(), ReusableTfidfVectorizer()
-        first_matrix = first.fit_transform(texts)
-        second_matrix = second.fit_transform(texts)
-        assert second.vocabulary_ is first.vocabulary_  # the second fit was reused
-        assert (second.transform(["enlargement"]) != first.transform(["enlargement"])).nnz == 0
-        different = ReusableTfidfVectorizer(ngram_range=(1, 2)).fit(texts)
-        assert len(different.vocabulary_) > len(first.vocabulary_)
-    assert (first_matrix != fresh).nnz == 0 and (second_matrix != fresh).nnz == 0
-    outside = ReusableTfidfVectorizer().fit(texts)
-    assert outside.vocabulary_ is not first.vocabulary_

@@ -1,0 +1,37 @@
+"""Reused TF-IDF fits: the same results as fresh fits, shared only inside `reused_fits()`."""
+
+from pipeline import reuse
+from pipeline.reuse import ReusableTfidfVectorizer, reused_fits
+
+TEXTS = ["NATO enlargement talks", "Moscow rejects enlargement", "talks end"]
+
+
+def test_reused_vectorizer_fits_once_and_matches_a_fresh_fit():
+    texts = TEXTS
+    fresh = ReusableTfidfVectorizer().fit_transform(texts)
+    with reused_fits():
+        first, second = ReusableTfidfVectorizer(), ReusableTfidfVectorizer()
+        first_matrix = first.fit_transform(texts)
+        second_matrix = second.fit_transform(texts)
+        assert second.vocabulary_ is first.vocabulary_  # the second fit was reused
+        assert (second.transform(["enlargement"]) != first.transform(["enlargement"])).nnz == 0
+        different = ReusableTfidfVectorizer(ngram_range=(1, 2)).fit(texts)
+        assert len(different.vocabulary_) > len(first.vocabulary_)
+    assert (first_matrix != fresh).nnz == 0 and (second_matrix != fresh).nnz == 0
+    outside = ReusableTfidfVectorizer().fit(texts)
+    assert outside.vocabulary_ is not first.vocabulary_
+
+
+def test_vocabulary_indices_are_python_ints():
+    vectorizer = ReusableTfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3), max_features=10).fit(TEXTS)
+    assert {type(index) for index in vectorizer.vocabulary_.values()} == {int}
+
+
+def test_least_recently_used_fits_are_dropped_beyond_the_memory_budget(monkeypatch):
+    monkeypatch.setattr(reuse, "BUDGET_BYTES", 1)
+    with reused_fits():
+        first = ReusableTfidfVectorizer().fit(TEXTS)
+        ReusableTfidfVectorizer().fit(TEXTS[:2])  # pushes the first fit out
+        again = ReusableTfidfVectorizer().fit(TEXTS)
+        assert again.vocabulary_ is not first.vocabulary_
+        assert again.vocabulary_ == first.vocabulary_
