@@ -62,21 +62,27 @@ def parent_run(stage: str, tags: dict[str, str], params: dict[str, Any]):
         yield run.info.run_id
 
 
+def training_data(table: pd.DataFrame, source: str, target: str):
+    """The labeled data as an MLflow dataset, with `target` as its label column."""
+    import mlflow.data
+
+    return mlflow.data.from_pandas(table, source=source, name="natostance-labels", targets=target)
+
+
 def log_candidate(
     parent_id: str, name: str, params: dict[str, Any], metrics: dict[str, float], tags: dict[str, str],
-    confusion_figure, errors: pd.DataFrame, dataset: pd.DataFrame, dataset_source: str, target: str,
+    confusion_figure, errors: pd.DataFrame, data,
 ) -> str:
-    """One child run: parameters, CV metrics, confusion matrix image, error table, data set input."""
-    mlflow = configure()
+    """One child run of `parent_run`: parameters, CV metrics, confusion matrix image, error table,
+    and `data` (from `training_data`) as its input."""
+    import mlflow
+
     with mlflow.start_run(run_name=name, nested=True, parent_run_id=parent_id, tags=tags) as run:
         mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
         mlflow.log_metrics(metrics)
         mlflow.log_figure(confusion_figure, "confusion_matrix.png")
         mlflow.log_table(errors, artifact_file="errors.json")
-        mlflow.log_input(
-            mlflow.data.from_pandas(dataset, source=dataset_source, name="natostance-labels", targets=target),
-            context="training",
-        )
+        mlflow.log_input(data, context="training")
         return run.info.run_id
 
 

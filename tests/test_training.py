@@ -82,9 +82,9 @@ def trained_tweets(tmp_path_factory, mlflow_server) -> Path:
         "seed": 3,
         "data": {"schema": "schema.yaml", "text_column": "tweet", "group_column": "source",
                  "order_column": None, "target_column": "target"},
-        "train": {"candidates": "candidates.yaml", "inner_folds": 2, "n_jobs": 1},
+        "train": {"candidates": "candidates.yaml", "inner_folds": 2},
         "evaluate": {"headline": {"Stance": {"metric": "f_avg", "labels": ["FAVOR", "AGAINST"]}},
-                     "folds": 3, "repeats": 2, "bootstrap_resamples": 200, "errors": 20},
+                     "folds": 3, "repeats": 2, "bootstrap_resamples": 200, "errors": 20, "processes": 2},
     }
     (work / "params.yaml").write_text(yaml.safe_dump(params))
     env = {"MLFLOW_TRACKING_URI": mlflow_server}

@@ -12,17 +12,20 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from sklearn.model_selection import LeaveOneGroupOut, RepeatedStratifiedKFold
 from threadpoolctl import threadpool_limits
 
 from pipeline import tracking
-from pipeline.candidates import CandidateSettings, Columns, MissingExtra, build
+from pipeline.candidates import Candidate, CandidateSettings, Columns, MissingExtra, build
 from pipeline.config import Schema, load_params
-from pipeline.crossval import cross_validated, load_table, searched
+from pipeline.crossval import FoldPredictions, cross_validated, load_table, searched
 from pipeline.errors import InputError
 from pipeline.evaluation import Evaluation, repeated_scores
 from pipeline.files import atomic_path, write_json
@@ -34,9 +37,76 @@ METRIC_KEYS = ("chosen", "headline_metric", "leave_one_document_out", "ci95_low"
                "repeated_stratified_kfold", "candidates")
 
 
-def jobs(candidate, params: dict) -> int:
-    """Parallel fits for a candidate: one process for embeddings, whose model loads once per process."""
-    return 1 if "embeddings" in candidate.features else params["train"]["n_jobs"]
+@dataclass
+class CandidateResult:
+    """One candidate's leave-one-document-out predictions for one task, and their evaluation."""
+
+    candidate: Candidate
+    predictions: FoldPredictions
+    evaluation: Evaluation
+
+
+@dataclass
+class Study:
+    """What the evaluation needs of the data and configuration, sent whole to each worker."""
+
+    table: pd.DataFrame
+    schema: Schema
+    settings: CandidateSettings
+    columns: Columns
+    params: dict
+
+    def task(self, task: str) -> tuple[list[str], np.ndarray, Headline]:
+        return list(self.schema.tasks[task]), self.table[task].to_numpy(), Headline.from_params(task, self.params)
+
+    @property
+    def groups(self) -> np.ndarray:
+        return self.table[self.columns.group].to_numpy()
+
+
+@contextmanager
+def one_worker():
+    """How each worker computes: one thread, shared TF-IDF fits, no floating-point warnings."""
+    with threadpool_limits(1), reused_fits(), np.errstate(all="ignore"):
+        yield
+
+
+def evaluate_candidate(candidate: Candidate, study: Study) -> dict[str, CandidateResult]:
+    """Leave-one-document-out predictions of one candidate for every task it can be fit on."""
+    seed, section = study.params["seed"], study.params["evaluate"]
+    results = {}
+    with one_worker():
+        for task in study.schema.tasks:
+            labels, gold, headline = study.task(task)
+            started = time.perf_counter()
+            try:
+                model = searched(build(candidate, study.settings, study.columns, seed), candidate.grid,
+                                 study.params["train"]["inner_folds"], headline.scorer(labels))
+                predictions = cross_validated(model, study.table, gold, study.groups, LeaveOneGroupOut(), labels)
+            except MissingExtra as missing:
+                print(f"evaluate: skipping {task}/{candidate.name}: {missing}", file=sys.stderr)
+                continue
+            except ValueError as unfit:  # e.g. too few examples of a class for the SVM's calibration folds
+                print(f"evaluate: skipping {task}/{candidate.name}: cannot be fit on these folds: {unfit}",
+                      file=sys.stderr)
+                continue
+            evaluation = Evaluation.of(gold, predictions, labels, headline, section["bootstrap_resamples"], seed)
+            results[task] = CandidateResult(candidate, predictions, evaluation)
+            print(f"evaluate: {task + '/' + candidate.name:40s} {headline.metric}={evaluation.headline:.3f}"
+                  f" ({time.perf_counter() - started:.1f} s)", flush=True)
+    return results
+
+
+def repeated_protocol(task: str, candidate: Candidate, study: Study) -> FoldPredictions:
+    """Repeated stratified k-fold predictions of the chosen candidate, with its default
+    hyper-parameters (no inner search: nothing is tuned, and it stays quick)."""
+    labels, gold, _ = study.task(task)
+    section, seed = study.params["evaluate"], study.params["seed"]
+    with one_worker():
+        return cross_validated(
+            build(candidate, study.settings, study.columns, seed), study.table, gold, study.groups,
+            RepeatedStratifiedKFold(n_splits=section["folds"], n_repeats=section["repeats"], random_state=seed), labels,
+        )
 
 
 def confusion_figure(gold, predicted, labels: list[str], title: str):
@@ -57,25 +127,27 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
         frame.to_csv(temporary, index=False)
 
 
-def log_candidate(parent_id: str, name: str, candidate, evaluation: Evaluation, predictions, table: pd.DataFrame,
-                  gold, labels: list[str], errors: pd.DataFrame, tags: dict, dataset: Path, task: str) -> str:
+def log_candidate(parent_id: str, task: str, result: CandidateResult, gold, labels: list[str], errors: pd.DataFrame,
+                  tags: dict, data) -> str:
     """The candidate's MLflow child run: parameters, metrics, confusion image, error table."""
     import matplotlib.pyplot as plt
 
+    name, evaluation = f"{task}/{result.candidate.name}", result.evaluation
     figure = confusion_figure(gold, evaluation.predicted, labels, f"{name} (leave-one-document-out)")
-    speed = len(table) / max(predictions.predict_seconds, 1e-9)
+    speed = len(gold) / max(result.predictions.predict_seconds, 1e-9)
     try:
         return tracking.log_candidate(
-            parent_id, name, {"task": task, **candidate.params(), "protocol": "leave-one-document-out"},
+            parent_id, name, {"task": task, **result.candidate.params(), "protocol": "leave-one-document-out"},
             {**evaluation.flat_metrics("logo"), "headline": evaluation.headline, "sentences_per_second": speed},
-            {**tags, "dvc_stage": "evaluate", "task": task}, figure, errors, table, str(dataset), task,
+            {**tags, "dvc_stage": "evaluate", "task": task}, figure, errors, data,
         )
     finally:
         plt.close(figure)
 
 
 def evaluate(dataset: Path, params: dict, outputs: argparse.Namespace) -> dict:
-    """Evaluate all candidates of all tasks; return the summary the `train` stage reads."""
+    """Evaluate all candidates of all tasks, track them, write the DVC outputs; return the
+    summary the `train` stage reads."""
     schema = Schema.load(params["data"]["schema"])
     columns = Columns.from_params(params)
     settings = CandidateSettings.load(params["train"]["candidates"])
@@ -83,62 +155,56 @@ def evaluate(dataset: Path, params: dict, outputs: argparse.Namespace) -> dict:
     for column in filter(None, [columns.text, columns.group, columns.target]):
         if column not in table.columns:
             raise InputError(f"{dataset}: no column '{column}' (columns: {', '.join(table.columns)})")
-    seed, section = params["seed"], params["evaluate"]
-    groups = table[columns.group].to_numpy()
+    study, section, tasks = Study(table, schema, settings, columns, params), params["evaluate"], list(schema.tasks)
+    parallel = Parallel(n_jobs=section["processes"], return_as="generator_unordered")
+    tags = {"git_commit": tracking.git_commit(), "labels_hash": tracking.labels_hash(table, "id", tasks)}
     error_columns = ["id", columns.group, columns.text]
-    tags = {"git_commit": tracking.git_commit(), "labels_hash": tracking.labels_hash(table, "id", list(schema.tasks))}
-    summary: dict = {"tasks": {}}
+    by_task: dict[str, dict[str, CandidateResult]] = {task: {} for task in tasks}
+    run_ids: dict[tuple[str, str], str] = {}
+    errors: dict[tuple[str, str], pd.DataFrame] = {}
+    # The workers start at once; each candidate's results are logged as they arrive, while other
+    # candidates still compute. Embedding candidates go first: loading the model makes them the longest.
+    arriving = parallel(delayed(evaluate_candidate)(candidate, study)
+                        for candidate in sorted(settings.candidates, key=lambda c: "embeddings" not in c.features))
     with tracking.parent_run("evaluate", tags, params) as parent_id:
-        summary["parent_run_id"] = parent_id
-        for task, labels in schema.tasks.items():
-            labels, gold, headline = list(labels), table[task].to_numpy(), Headline.from_params(task, params)
-            results = {}
-            for candidate in settings.candidates:
-                try:
-                    model = searched(build(candidate, settings, columns, seed), candidate.grid,
-                                     params["train"]["inner_folds"], headline.scorer(labels))
-                except MissingExtra as missing:
-                    print(f"evaluate: skipping {task}/{candidate.name}: {missing}", file=sys.stderr)
-                    continue
-                started = time.perf_counter()
-                try:
-                    predictions = cross_validated(model, table, gold, groups, LeaveOneGroupOut(), labels,
-                                                  jobs(candidate, params))
-                except ValueError as unfit:  # e.g. too few examples of a class for the SVM's calibration folds
-                    print(f"evaluate: skipping {task}/{candidate.name}: cannot be fit on these folds: {unfit}",
-                          file=sys.stderr)
-                    continue
-                evaluation = Evaluation.of(gold, predictions, labels, headline, section["bootstrap_resamples"], seed)
-                errors = evaluation.errors(table, gold, error_columns, section["errors"])
-                name = f"{task}/{candidate.name}"
-                run_id = log_candidate(parent_id, name, candidate, evaluation, predictions, table, gold, labels,
-                                       errors, tags, dataset, task)
-                results[candidate.name] = (candidate, evaluation, run_id, predictions, errors)
-                print(f"evaluate: {name:40s} {headline.metric}={evaluation.headline:.3f}"
-                      f" ({time.perf_counter() - started:.1f} s)")
-            chosen, evaluation, run_id, predictions, errors = max(results.values(), key=lambda r: r[1].headline)
-            # Default hyper-parameters here (no inner search): nothing is tuned, and it stays quick.
-            repeated = cross_validated(
-                build(chosen, settings, columns, seed), table, gold, groups,
-                RepeatedStratifiedKFold(n_splits=section["folds"], n_repeats=section["repeats"], random_state=seed),
-                labels, jobs(chosen, params),
-            )
-            write_csv(evaluation.confusion_pairs(gold), outputs.plots / f"confusion-{task}.csv")
-            write_csv(errors, outputs.errors / f"{task}.csv")
-            summary["tasks"][task] = {
-                "chosen": chosen.name,
-                "headline_metric": headline.metric,
-                "leave_one_document_out": evaluation.metrics,
-                "ci95_low": {metric: low for metric, (low, _) in evaluation.intervals.items()},
-                "ci95_high": {metric: high for metric, (_, high) in evaluation.intervals.items()},
-                "repeated_stratified_kfold": repeated_scores(gold, repeated, labels, headline),
-                "candidates": {name: round(r[1].headline, 4) for name, r in results.items()},
-            }
-            print(f"evaluate: {task} chose {chosen.name}")
-            summary["tasks"][task].update(
-                run_id=run_id, grid_choices=predictions.fold_params, rows=len(table),
-                groups=int(pd.Series(groups).nunique()), label_counts=table[task].value_counts().to_dict(),
-            )
+        data = {task: tracking.training_data(table, str(dataset), task) for task in tasks}
+        for results in arriving:
+            for task, result in results.items():
+                labels, gold, _ = study.task(task)
+                key = task, result.candidate.name
+                errors[key] = result.evaluation.errors(table, gold, error_columns, section["errors"])
+                run_ids[key] = log_candidate(parent_id, task, result, gold, labels, errors[key], tags, data[task])
+                by_task[task][result.candidate.name] = result
+    # In the order of configs/candidates.yaml, so that the first of the best wins a tie.
+    ranked = {task: [results[c.name] for c in settings.candidates if c.name in results] for task, results in by_task.items()}
+    for task, results in ranked.items():
+        if not results:
+            raise InputError(f"{task}: no candidate could be evaluated")
+    chosen = {task: max(results, key=lambda result: result.evaluation.headline) for task, results in ranked.items()}
+    repeated = dict(zip(tasks, Parallel(n_jobs=section["processes"])(
+        delayed(repeated_protocol)(task, chosen[task].candidate, study) for task in tasks
+    )))
+    summary: dict = {"parent_run_id": parent_id, "tasks": {}}
+    for task in tasks:
+        labels, gold, headline = study.task(task)
+        best, name = chosen[task], chosen[task].candidate.name
+        write_csv(best.evaluation.confusion_pairs(gold), outputs.plots / f"confusion-{task}.csv")
+        write_csv(errors[task, name], outputs.errors / f"{task}.csv")
+        summary["tasks"][task] = {
+            "chosen": name,
+            "headline_metric": headline.metric,
+            "leave_one_document_out": best.evaluation.metrics,
+            "ci95_low": {metric: low for metric, (low, _) in best.evaluation.intervals.items()},
+            "ci95_high": {metric: high for metric, (_, high) in best.evaluation.intervals.items()},
+            "repeated_stratified_kfold": repeated_scores(gold, repeated[task], labels, headline),
+            "candidates": {r.candidate.name: round(r.evaluation.headline, 4) for r in ranked[task]},
+            "run_id": run_ids[task, name],
+            "grid_choices": best.predictions.fold_params,
+            "rows": len(table),
+            "groups": int(pd.Series(study.groups).nunique()),
+            "label_counts": table[task].value_counts().to_dict(),
+        }
+        print(f"evaluate: {task} chose {name}")
     write_json({task: {k: v for k, v in entry.items() if k in METRIC_KEYS} for task, entry in summary["tasks"].items()},
                outputs.metrics)
     return summary
@@ -155,8 +221,7 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params(args.params)
     try:
-        with threadpool_limits(1), reused_fits():
-            summary = evaluate(args.dataset, params, args)
+        summary = evaluate(args.dataset, params, args)
     except InputError as error:
         sys.exit(f"evaluate: {error}")
     args.summary.parent.mkdir(parents=True, exist_ok=True)
@@ -164,5 +229,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    np.seterr(all="ignore")
     main()
