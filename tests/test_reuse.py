@@ -22,9 +22,16 @@ def test_reused_vectorizer_fits_once_and_matches_a_fresh_fit():
     assert outside.vocabulary_ is not first.vocabulary_
 
 
-def test_vocabulary_indices_are_python_ints():
+def test_saved_with_its_vocabulary_as_one_array_and_loaded_back(tmp_path):
+    import skops.io
+
     vectorizer = ReusableTfidfVectorizer(analyzer="char_wb", ngram_range=(2, 3), max_features=10).fit(TEXTS)
-    assert {type(index) for index in vectorizer.vocabulary_.values()} == {int}
+    path = tmp_path / "vectorizer.skops"
+    skops.io.dump(vectorizer, path)
+    loaded = skops.io.load(path, trusted=skops.io.get_untrusted_types(file=path))
+    assert loaded.vocabulary_ == vectorizer.vocabulary_
+    assert (loaded.transform(TEXTS) != vectorizer.transform(TEXTS)).nnz == 0
+    assert "vocabulary_" not in vectorizer.__getstate__() and len(vectorizer.__getstate__()["vocabulary_terms_"]) == 10
 
 
 def test_least_recently_used_fits_are_dropped_beyond_the_memory_budget(monkeypatch):
