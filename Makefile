@@ -24,9 +24,9 @@ demo: $(INSTALLED)
 test: $(INSTALLED)
 	$(BIN)/python -m pytest
 
-bench: $(INSTALLED)  # about 50 minutes: the benchmarks read the data and models of `dvc repro`
+bench: $(INSTALLED)  # about 75 minutes: the benchmarks read the data and models of `dvc repro`
 	$(BIN)/dvc repro
-	$(BIN)/python bench/train_time.py --scales 1 20
+	$(BIN)/python bench/train_time.py --scales 1 20 100
 	$(BIN)/python bench/predict_throughput.py --rows 1000000
 
 clean:
