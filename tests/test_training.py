@@ -134,3 +134,26 @@ def test_runs_and_champion_alias_are_on_the_server(trained_tweets: Path, mlflow_
     champion = client.get_model_version_by_alias("natostance-Stance", "champion")
     winner = next(r for r in children if r.info.run_name == "Stance/logreg-words")
     assert champion.run_id == winner.info.run_id
+
+
+def test_a_candidate_that_cannot_be_fit_on_the_folds_is_skipped_with_the_reason(tmp_path, capsys):
+    from pipeline.candidates import CandidateSettings, Columns
+    from pipeline.config import Schema
+    from pipeline.stages.evaluate import Study, evaluate_candidate
+
+    tweet_corpus(tmp_path / "tweets.csv", rows=60)
+    table = pd.read_csv(tmp_path / "tweets.csv")
+    table.loc[:1, "Stance"] = "RARE"  # two examples: too few for the SVM's three calibration folds
+    (tmp_path / "schema.yaml").write_text(yaml.safe_dump({"tasks": {"Stance": ["FAVOR", "AGAINST", "NONE", "RARE"]}}))
+    (tmp_path / "candidates.yaml").write_text(yaml.safe_dump({"candidates": {
+        "svm-words": {"features": ["words"], "classifier": "svm"},
+        "logreg-words": {"features": ["words"], "classifier": "logreg"},
+    }}))
+    params = {"seed": 1, "train": {"inner_folds": 2},
+              "evaluate": {"headline": {}, "bootstrap_resamples": 10}}
+    study = Study(table, Schema.load(tmp_path / "schema.yaml"), CandidateSettings.load(tmp_path / "candidates.yaml"),
+                  Columns(text="tweet", group="source", order=None), params)
+    svm, logreg = (next(c for c in study.settings.candidates if c.name == name) for name in ("svm-words", "logreg-words"))
+    assert evaluate_candidate(svm, study) == {}
+    assert "skipping Stance/svm-words: cannot be fit on these folds" in capsys.readouterr().err
+    assert set(evaluate_candidate(logreg, study)) == {"Stance"}
