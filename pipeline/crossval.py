@@ -67,12 +67,12 @@ def group_params(groups, estimator, cv=None) -> dict:
     return {"groups": groups} if wanted else {}
 
 
-def cross_validated(estimator, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray, cv, classes: list[str],
-                    n_jobs: int = 1) -> FoldPredictions:
+def cross_validated(estimator, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray, cv,
+                    classes: list[str]) -> FoldPredictions:
     """Fit on each training fold (inner search included) and predict the held-out rows."""
     result = cross_validate(
         estimator, X, y, cv=cv, params=group_params(groups, estimator, cv), return_estimator=True,
-        return_indices=True, scoring=None, n_jobs=n_jobs, error_score="raise",
+        return_indices=True, scoring=None, error_score="raise",
     )
     n_repeats = max(1, sum(len(t) for t in result["indices"]["test"]) // len(X))
     probabilities = np.zeros((n_repeats * len(X), len(classes)))
