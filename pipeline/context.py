@@ -86,8 +86,9 @@ class DocumentContext(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         texts = column_values(X, self.text_column)
-        voices = self.voices(X, texts)
-        counts = self._lexicon_columns(texts, [c for _, c in self.crossed_])
+        lexical = self._lexical(texts)
+        voices = self.voices(X, texts, lexical)
+        counts = lexical[[c for _, c in self.crossed_]].to_numpy()
         one_hot = lambda column, values: (voices[column].to_numpy()[:, None] == np.asarray(values)[None, :]).astype(float)
         voice = one_hot("voice", self.blocs_)
         crossed = np.column_stack(
@@ -95,12 +96,16 @@ class DocumentContext(TransformerMixin, BaseEstimator):
         ) if self.crossed_ else np.zeros((len(texts), 0))
         return np.hstack([voice, one_hot("source", SOURCES), one_hot("section", self.blocs_), crossed])
 
-    def voices(self, X, texts: list[str]) -> pd.DataFrame:
-        """Per row (input order): `voice` and `section` blocs (or None) and the voice's `source`."""
-        own = self._speakers(texts)
-        carries = self._lexicon_columns(texts, [self.lexicon_.attribution])[:, 0] > 0
+    def voices(self, X, texts: list[str], lexical: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Per row (input order): `voice` and `section` blocs (or None) and the voice's `source`.
+
+        `lexical` is the lexicon feature table of `texts`, when the caller has it already.
+        """
+        lexical = self._lexical(texts) if lexical is None else lexical
+        own = self._speakers(lexical)
+        carries = lexical[self.lexicon_.attribution].to_numpy() > 0
         headings = [heading_of(text) for text in texts]
-        heading_blocs = self._first_actors([heading or "" for heading in headings])
+        heading_blocs = self._first_actors(self._lexical([heading or "" for heading in headings]))
         voices, sources, sections = [None] * len(texts), ["none"] * len(texts), [None] * len(texts)
         for rows in self._documents(X):
             section, previous, inside = None, None, False
@@ -128,20 +133,20 @@ class DocumentContext(TransformerMixin, BaseEstimator):
         frame = frame.sort_values(["group", "order"], kind="stable")
         return [part.index.tolist() for _, part in frame.groupby("group", sort=False)]
 
-    def _lexicon_columns(self, texts: list[str], names: list[str]) -> np.ndarray:
-        features = list(self.lexicon_.get_feature_names_out())
-        return self.lexicon_.vectors(texts)[:, [features.index(name) for name in names]]
+    def _lexical(self, texts: list[str]) -> pd.DataFrame:
+        """The lexicon features of `texts`, one named column per feature."""
+        return pd.DataFrame(self.lexicon_.vectors(texts), columns=self.lexicon_.get_feature_names_out())
 
-    def _speakers(self, texts: list[str]) -> list[str | None]:
+    def _speakers(self, lexical: pd.DataFrame) -> list[str | None]:
         """The bloc of each sentence's attributed speaker: the first-named actor when it is one."""
-        speaking = self._lexicon_columns(texts, [f"speaker:{b}" for b in self.blocs_]) > 0
-        first = self._first_actors(texts)
+        speaking = lexical[[f"speaker:{b}" for b in self.blocs_]].to_numpy() > 0
+        first = self._first_actors(lexical)
         return [
             first[i] if first[i] and speaking[i, self.blocs_.index(first[i])]
             else next((b for b, s in zip(self.blocs_, speaking[i]) if s), None)
-            for i in range(len(texts))
+            for i in range(len(lexical))
         ]
 
-    def _first_actors(self, texts: list[str]) -> list[str | None]:
-        first = self._lexicon_columns(texts, [f"first:{b}" for b in self.blocs_]) > 0
+    def _first_actors(self, lexical: pd.DataFrame) -> list[str | None]:
+        first = lexical[[f"first:{b}" for b in self.blocs_]].to_numpy() > 0
         return [next((b for b, f in zip(self.blocs_, row) if f), None) for row in first]
