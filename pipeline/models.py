@@ -21,6 +21,12 @@ TRUSTED_MODULES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.", 
 MLMODEL = "MLmodel"
 
 
+def skops_io():
+    """`skops.io`, imported with PyTorch hidden (see `pipeline.imports`). MLflow's sklearn flavor
+    imports skops itself; importing it here first keeps PyTorch out of that import as well."""
+    return without_torch("skops.io")
+
+
 def trusted_types(untrusted: list[str]) -> list[str]:
     """The types skops asks about, if every one comes from a module this project trusts."""
     foreign = [name for name in untrusted if not name.startswith(TRUSTED_MODULES)]
@@ -61,7 +67,7 @@ def signature_and_example(columns: list[str]):
 
 def save_model(model, target: Path, task: str, labels: list[str], columns: list[str], card: str) -> None:
     """Write an MLflow model folder (skops format) with a model card, replacing `target` atomically."""
-    without_torch("skops.io")
+    skops_io()  # before MLflow's flavor imports it
     import mlflow.sklearn
 
     trusted = model_trusted_types(model)
@@ -80,7 +86,6 @@ def save_model(model, target: Path, task: str, labels: list[str], columns: list[
         folder.rename(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
 
 
 @dataclass
@@ -103,7 +108,6 @@ class TaskModel:
 
 def load_folder(folder: Path) -> TaskModel:
     """A model folder written by `save_model`, loaded with skops."""
-    skops_io = without_torch("skops.io")
     descriptor = folder / MLMODEL
     try:
         meta = yaml.safe_load(descriptor.read_text(encoding="utf-8"))
@@ -113,7 +117,7 @@ def load_folder(folder: Path) -> TaskModel:
             raise InputError(f"{folder}: not a skops model (format {flavor.get('serialization_format')})")
         path = folder / flavor["pickled_model"]
         # The types MLflow recorded at saving; skops refuses any other type it finds in the file.
-        estimator = skops_io.load(path, trusted=trusted_types(list(flavor.get("skops_trusted_types") or [])))
+        estimator = skops_io().load(path, trusted=trusted_types(list(flavor.get("skops_trusted_types") or [])))
     except FileNotFoundError as missing:
         raise InputError(f"{folder}: not a model folder ({Path(missing.filename).name} is missing)") from None
     except InputError:
