@@ -13,7 +13,7 @@ import argparse
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -55,13 +55,13 @@ class Study:
     settings: CandidateSettings
     columns: Columns
     params: dict
+    groups: np.ndarray = field(init=False)
+
+    def __post_init__(self):
+        self.groups = self.table[self.columns.group].to_numpy()
 
     def task(self, task: str) -> tuple[list[str], np.ndarray, Headline]:
         return list(self.schema.tasks[task]), self.table[task].to_numpy(), Headline.from_params(task, self.params)
-
-    @property
-    def groups(self) -> np.ndarray:
-        return self.table[self.columns.group].to_numpy()
 
 
 @contextmanager
