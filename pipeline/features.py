@@ -32,14 +32,20 @@ def lexicon_key(lexicons: dict[str, list[str]]) -> str:
 
 @lru_cache(maxsize=8)
 def span_ruler(key: str, lexicons_json: str):
-    """A blank English spaCy pipeline with a span_ruler that labels every lexicon term."""
+    """A blank English spaCy pipeline with a span_ruler that labels every lexicon term.
+
+    A term in lower case matches in any case; a term written with capitals matches exactly as
+    written, so that `US` (the country) is not `us` (the pronoun).
+    """
     spacy = without_torch("spacy")
     lexicons = json.loads(lexicons_json)
     nlp = spacy.blank("en")
     nlp.max_length = 10_000_000
     ruler = nlp.add_pipe("span_ruler", config={"phrase_matcher_attr": "LOWER", "spans_key": "lexicon"})
+    exact = lambda term: [{"ORTH": token.text} for token in nlp.make_doc(term)]
     ruler.add_patterns(
-        [{"label": category, "pattern": term} for category, terms in lexicons.items() for term in terms]
+        [{"label": category, "pattern": term if term == term.lower() else exact(term)}
+         for category, terms in lexicons.items() for term in terms]
     )
     return nlp
 
