@@ -1,10 +1,11 @@
-"""Reuse of identical TF-IDF fits during cross-validation.
+"""Reuse of identical TF-IDF fits and transforms.
 
 Model selection fits the same vectorizer on the same training texts many times: once per task,
-per candidate that shares the text blocks and per grid point. Inside `reused_fits()` a
-`ReusableTfidfVectorizer` fits once per distinct (parameters, texts) and transforms once per
-distinct (fit, texts); outside it, it is a plain `TfidfVectorizer`. The results are the same
-either way, only quicker.
+per candidate that shares the text blocks and per grid point; at prediction, the task models
+hold equal vectorizers (fitted on the same texts) and transform the same batch. Inside
+`reused_fits()` a `ReusableTfidfVectorizer` fits once per distinct (parameters, texts) and
+transforms once per distinct (fitted state, texts); outside it, it is a plain `TfidfVectorizer`.
+The results are the same either way, only quicker.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Iterator
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.utils.validation import check_is_fitted
 
 BUDGET_BYTES = 1 << 30  # memory for kept matrices; the least recently used go first
 
@@ -87,11 +89,22 @@ class ReusableTfidfVectorizer(TfidfVectorizer):
         return matrix.copy()
 
     def transform(self, raw_documents):
-        if _store is None or self not in _fit_keys:
+        if _store is None:
             return super().transform(raw_documents)
+        if self not in _fit_keys:  # fitted elsewhere (a loaded model): known by its state
+            _fit_keys[self] = self._state_key()
         documents = list(raw_documents)
         key = ("transform", _fit_keys[self], texts_digest(documents))
         return _remembered(key, lambda: super(ReusableTfidfVectorizer, self).transform(documents)).copy()
+
+    def _state_key(self) -> tuple:
+        """A fingerprint of the fitted state: parameters, vocabulary in index order, idf weights."""
+        check_is_fitted(self, "vocabulary_")
+        digest = hashlib.sha1(json.dumps(self.get_params(), sort_keys=True, default=str).encode())
+        digest.update(texts_digest(sorted(self.vocabulary_, key=self.vocabulary_.__getitem__)).encode())
+        if self.use_idf:
+            digest.update(np.ascontiguousarray(self.idf_).tobytes())
+        return ("fitted", digest.hexdigest())
 
     def __getstate__(self):
         state = dict(super().__getstate__())  # for a class outside sklearn it is the live __dict__

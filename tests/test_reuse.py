@@ -42,3 +42,22 @@ def test_least_recently_used_fits_are_dropped_beyond_the_memory_budget(monkeypat
         again = ReusableTfidfVectorizer().fit(TEXTS)
         assert again.vocabulary_ is not first.vocabulary_
         assert again.vocabulary_ == first.vocabulary_
+
+
+def test_equal_loaded_vectorizers_transform_a_batch_once(tmp_path, monkeypatch):
+    import skops.io
+
+    calls = []
+    plain_transform = reuse.TfidfVectorizer.transform
+    monkeypatch.setattr(reuse.TfidfVectorizer, "transform", lambda self, docs: calls.append(1) or plain_transform(self, docs))
+    path = tmp_path / "vectorizer.skops"
+    skops.io.dump(ReusableTfidfVectorizer().fit(TEXTS), path)
+    first, second = (skops.io.load(path, trusted=skops.io.get_untrusted_types(file=path)) for _ in range(2))
+    other = ReusableTfidfVectorizer(ngram_range=(1, 2)).fit(TEXTS)
+    with reused_fits():
+        shared = [v.transform(TEXTS) for v in (first, second, first)]
+        other.transform(TEXTS)
+    assert len(calls) == 2  # once for the two equal vectorizers, once for the different one
+    assert all((matrix != plain_transform(first, TEXTS)).nnz == 0 for matrix in shared)
+    first.transform(TEXTS)
+    assert len(calls) == 3  # outside the block nothing is shared
