@@ -68,20 +68,20 @@ def timed(command: list[str], stdin: str | None = None) -> tuple[float, int | No
 
 
 def in_process_rate(csv: Path, models_dir: str) -> tuple[float, float]:
-    """Rows per second of reading the CSV in batches and predicting every task with models loaded
-    once; and the seconds the loading took (not counted in the rate)."""
+    """Rows per second of reading the CSV in batches and predicting every task (the CLI's
+    `Predictor`, models loaded once); and the seconds the loading took (not counted in the rate)."""
     import pandas as pd
 
     from pipeline.config import Schema, load_params
     from pipeline.models import load_models
+    from pipeline.predict import Predictor
 
     start = time.perf_counter()
-    models = load_models([models_dir], Schema.load(load_params()["data"]["schema"]).tasks)
+    predictor = Predictor(load_models([models_dir], Schema.load(load_params()["data"]["schema"]).tasks))
     loading = time.perf_counter() - start
     rows, start = 0, time.perf_counter()
     for batch in pd.read_csv(csv, chunksize=BATCH, dtype=str, keep_default_na=False):
-        for model in models.values():
-            model.probabilities(batch)
+        predictor.labels(batch)
         rows += len(batch)
     return rows / (time.perf_counter() - start), loading
 
