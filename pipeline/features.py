@@ -107,15 +107,13 @@ class LexiconFeatures(TransformerMixin, BaseEstimator):
     def vectors(self, texts: list[str]) -> np.ndarray:
         """One feature row per text, computed once per distinct text and process."""
         lexicons = self.lexicons or {}
-        key = lexicon_key({"lexicons": lexicons, "params": self.get_params()})
-        cache = _vector_cache(key)
-        missing = list(dict.fromkeys(text for text in texts if text not in cache))
-        if missing:
+
+        def compute(missing: list[str]):
             nlp = span_ruler(lexicon_key(lexicons), json.dumps(lexicons, sort_keys=True))
-            for text, doc in zip(missing, nlp.pipe(missing, batch_size=256)):
-                cache[text] = np.asarray(self._vector(doc), dtype=np.float32)
-        width = len(self.get_feature_names_out())
-        return np.array([cache[text] for text in texts], dtype=float).reshape(len(texts), width)
+            return (np.asarray(self._vector(doc), dtype=np.float32) for doc in nlp.pipe(missing, batch_size=256))
+
+        rows = cached_rows(_vector_cache(lexicon_key({"lexicons": lexicons, "params": self.get_params()})), texts, compute)
+        return np.array(rows, dtype=float).reshape(len(texts), len(self.get_feature_names_out()))
 
     def _vector(self, doc) -> list[float]:
         spans = sorted(doc.spans["lexicon"], key=lambda span: span.start)
@@ -134,6 +132,22 @@ class LexiconFeatures(TransformerMixin, BaseEstimator):
         }
         speaker = [float(actor in speakers) for actor in self.actors_]
         return [*counts.values(), *pairs, *first, *speaker, *text_shape(doc)]
+
+
+def cached_rows(cache: dict, texts: list[str], compute) -> list:
+    """The feature row of each text: from `cache`, or computed by `compute(missing texts)` (an
+    iterable of rows in their order) and then cached. The result never depends on the cache
+    keeping what was put in it, so a cache that empties itself mid-batch is safe."""
+    rows, missing = {}, []
+    for text in dict.fromkeys(texts):
+        if text in cache:
+            rows[text] = cache[text]
+        else:
+            missing.append(text)
+    if missing:
+        for text, row in zip(missing, compute(missing), strict=True):
+            rows[text] = cache[text] = row
+    return [rows[text] for text in texts]
 
 
 @lru_cache(maxsize=8)
@@ -223,12 +237,8 @@ class SentenceEmbeddings(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         texts = column_values(X, self.column)
-        cache = _vector_cache(f"embeddings:{self.sha256}")
-        missing = list(dict.fromkeys(text for text in texts if text not in cache))
-        if missing:
-            vectors = embedding_model(self.sha256).encode(
-                missing, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
-            )
-            for text, vector in zip(missing, vectors):
-                cache[text] = vector
-        return np.array([cache[text] for text in texts], dtype=np.float32).reshape(len(texts), -1)
+        encode = lambda missing: embedding_model(self.sha256).encode(
+            missing, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
+        )
+        rows = cached_rows(_vector_cache(f"embeddings:{self.sha256}"), texts, encode)
+        return np.array(rows, dtype=np.float32).reshape(len(texts), -1)

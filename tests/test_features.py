@@ -44,3 +44,14 @@ def test_rows_follow_the_input_and_repeat_for_repeated_texts(lexicon):
     assert rows.shape == (4, len(lexicon.get_feature_names_out()))
     assert np.array_equal(rows[0], rows[2]) and not np.array_equal(rows[0], rows[3])
     assert not rows[1, : len(LEXICONS)].any()
+
+
+def test_more_distinct_texts_than_the_cache_holds(monkeypatch):
+    from pipeline import features
+
+    monkeypatch.setattr(features, "CACHE_SIZE", 3)
+    bounded = LexiconFeatures({"actor:russia": ["lavrov"], "cue:attribution": ["told"]}).fit(None)
+    texts = [f"Lavrov told {n} reporters." for n in range(7)]
+    rows = bounded.transform(texts[:2] + texts)  # the cache empties itself while the batch is computed
+    assert rows.shape[0] == 9 and np.array_equal(rows[2:], bounded.transform(texts))
+    assert (rows[:, 0] == 1).all()
