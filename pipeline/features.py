@@ -19,6 +19,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from pipeline.imports import without_torch
+from pipeline.nlp import RenewablePipeline
 
 SENTENCE_END = re.compile(r"[.!?…]['\"’”)\]]*$")
 HEADING_PREFIX = re.compile(r"^([^\s:][^:]{0,40}):\s")
@@ -31,23 +32,26 @@ def lexicon_key(lexicons: dict[str, list[str]]) -> str:
 
 
 @lru_cache(maxsize=8)
-def span_ruler(key: str, lexicons_json: str):
+def span_ruler(key: str, lexicons_json: str) -> RenewablePipeline:
     """A blank English spaCy pipeline with a span_ruler that labels every lexicon term.
 
     A term in lower case matches in any case; a term written with capitals matches exactly as
     written, so that `US` (the country) is not `us` (the pronoun).
     """
-    spacy = without_torch("spacy")
     lexicons = json.loads(lexicons_json)
-    nlp = spacy.blank("en")
-    nlp.max_length = 10_000_000
-    ruler = nlp.add_pipe("span_ruler", config={"phrase_matcher_attr": "LOWER", "spans_key": "lexicon"})
-    exact = lambda term: [{"ORTH": token.text} for token in nlp.make_doc(term)]
-    ruler.add_patterns(
-        [{"label": category, "pattern": term if term == term.lower() else exact(term)}
-         for category, terms in lexicons.items() for term in terms]
-    )
-    return nlp
+
+    def build():
+        nlp = without_torch("spacy").blank("en")
+        nlp.max_length = 10_000_000
+        ruler = nlp.add_pipe("span_ruler", config={"phrase_matcher_attr": "LOWER", "spans_key": "lexicon"})
+        exact = lambda term: [{"ORTH": token.text} for token in nlp.make_doc(term)]
+        ruler.add_patterns(
+            [{"label": category, "pattern": term if term == term.lower() else exact(term)}
+             for category, terms in lexicons.items() for term in terms]
+        )
+        return nlp
+
+    return RenewablePipeline(build)
 
 
 def text_shape(doc) -> list[float]:
@@ -108,9 +112,11 @@ class LexiconFeatures(TransformerMixin, BaseEstimator):
         """One feature row per text, computed once per distinct text and process."""
         lexicons = self.lexicons or {}
 
-        def compute(missing: list[str]):
-            nlp = span_ruler(lexicon_key(lexicons), json.dumps(lexicons, sort_keys=True))
-            return (np.asarray(self._vector(doc), dtype=np.float32) for doc in nlp.pipe(missing, batch_size=256))
+        def compute(missing: list[str]) -> list[np.ndarray]:
+            ruler = span_ruler(lexicon_key(lexicons), json.dumps(lexicons, sort_keys=True))
+            rows = [np.asarray(self._vector(doc), dtype=np.float32) for doc in ruler.nlp.pipe(missing, batch_size=256)]
+            ruler.renew_if_large()
+            return rows
 
         rows = cached_rows(_vector_cache(lexicon_key({"lexicons": lexicons, "params": self.get_params()})), texts, compute)
         return np.array(rows, dtype=float).reshape(len(texts), len(self.get_feature_names_out()))

@@ -17,6 +17,7 @@ from typing import Any
 
 from pipeline.errors import InputError
 from pipeline.imports import without_torch
+from pipeline.nlp import RenewablePipeline
 
 DATE_HEADER = re.compile(r"\A[\s\ufeff]*date[ \t]+(\S+)[ \t]*")
 
@@ -86,13 +87,16 @@ class Segmenter:
     """Turns document text into sentence records: paragraphs at line breaks, then sentences."""
 
     def __init__(self, settings: SegmentationSettings | None = None):
-        spacy = without_torch("spacy")
         self.settings = settings or SegmentationSettings()
-        self.nlp = spacy.blank(self.settings.language)
-        config = {} if self.settings.punct_chars is None else {"punct_chars": list(self.settings.punct_chars)}
-        self.nlp.add_pipe("sentencizer", config=config)
-        self.nlp.max_length = self.settings.max_chars
+        self.pipeline = RenewablePipeline(self._sentencizer)
         self._paragraph_break = re.compile(self.settings.paragraph_break)
+
+    def _sentencizer(self):
+        nlp = without_torch("spacy").blank(self.settings.language)
+        config = {} if self.settings.punct_chars is None else {"punct_chars": list(self.settings.punct_chars)}
+        nlp.add_pipe("sentencizer", config=config)
+        nlp.max_length = self.settings.max_chars
+        return nlp
 
     def paragraphs(self, text: str, start: int = 0) -> Iterator[tuple[int, str]]:
         """(offset, text) of each non-blank paragraph from `start`, surrounding space removed."""
@@ -114,7 +118,7 @@ class Segmenter:
         paragraphs = list(self.paragraphs(text, body_start))
         seen: Counter[str] = Counter()
         records = []
-        for (offset, _), parsed in zip(paragraphs, self.nlp.pipe(p for _, p in paragraphs)):
+        for (offset, _), parsed in zip(paragraphs, self.pipeline.nlp.pipe(p for _, p in paragraphs)):
             for sent in parsed.sents:
                 sentence = sent.text.strip()
                 if not sentence:
@@ -132,6 +136,7 @@ class Segmenter:
                     }
                 )
                 seen[sentence] += 1
+        self.pipeline.renew_if_large()
         return records
 
     def segment_file(self, path: Path, encoding: str = "utf-8") -> list[dict[str, Any]]:
