@@ -75,6 +75,7 @@ class ReusableTfidfVectorizer(TfidfVectorizer):
 
     def fit_transform(self, raw_documents, y=None):
         if _store is None:
+            _fit_keys.pop(self, None)  # a new state: an earlier fit's key no longer names it
             return super().fit_transform(raw_documents, y)
         documents = list(raw_documents)
         key = ("fit", json.dumps(self.get_params(), sort_keys=True, default=str), texts_digest(documents))

@@ -61,3 +61,15 @@ def test_equal_loaded_vectorizers_transform_a_batch_once(tmp_path, monkeypatch):
     assert all((matrix != plain_transform(first, TEXTS)).nnz == 0 for matrix in shared)
     first.transform(TEXTS)
     assert len(calls) == 3  # outside the block nothing is shared
+
+
+def test_a_vectorizer_refit_outside_the_block_is_not_taken_for_its_old_fit():
+    first = ReusableTfidfVectorizer()
+    with reused_fits():
+        first.fit(TEXTS)
+    first.fit(["Kyiv asks for membership", "Washington answers"])  # refit, no sharing
+    expected = first.transform(TEXTS)
+    with reused_fits():
+        twin = ReusableTfidfVectorizer().fit(TEXTS)  # the state `first` had before
+        twin.transform(TEXTS)
+        assert (first.transform(TEXTS) != expected).nnz == 0
