@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import InputError
-from pipeline.reuse import reused_fits
 from pipeline.tables import ReadOptions, expand_inputs, open_output, reader, require_column
 
 INPUT_COLUMN = "input_file"
@@ -63,23 +62,27 @@ class Predictor:
         return inputs
 
     def labels(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The added columns for a batch (same row order and index). The task models' equal
-        text vectorizers transform the batch once (`reused_fits`), kept for this batch only."""
+        """The added columns for a batch (same row order and index)."""
+        from pipeline.reuse import reused_fits  # scikit-learn: only once there is something to predict
+
         text = frame[self.text_column].fillna("").astype(str)
         rows = np.flatnonzero(text.str.strip().ne("").to_numpy())
-        inputs = self.model_input(frame, rows) if len(rows) else None
+        computed = {}
+        if len(rows):
+            inputs = self.model_input(frame, rows)
+            with reused_fits():  # the task models' equal vectorizers transform the batch once
+                computed = {task: model.probabilities(inputs) for task, model in self.models.items()}
         added: dict[str, np.ndarray] = {}
-        with reused_fits():
-            for task, model in self.models.items():
-                probabilities = np.full((len(frame), len(model.labels)), np.nan)
-                label, best = np.full(len(frame), None, dtype=object), np.full(len(frame), np.nan)
-                if len(rows):
-                    probabilities[rows] = model.probabilities(inputs)
-                    label[rows] = np.asarray(model.labels, dtype=object)[probabilities[rows].argmax(axis=1)]
-                    best[rows] = probabilities[rows].max(axis=1)
-                added[task], added[f"{task}_p"] = label, best
-                if self.probs:
-                    added.update({f"{task}_p_{name}": probabilities[:, i] for i, name in enumerate(model.labels)})
+        for task, model in self.models.items():
+            probabilities = np.full((len(frame), len(model.labels)), np.nan)
+            label, best = np.full(len(frame), None, dtype=object), np.full(len(frame), np.nan)
+            if task in computed:
+                probabilities[rows] = computed[task]
+                label[rows] = np.asarray(model.labels, dtype=object)[computed[task].argmax(axis=1)]
+                best[rows] = computed[task].max(axis=1)
+            added[task], added[f"{task}_p"] = label, best
+            if self.probs:
+                added.update({f"{task}_p_{name}": probabilities[:, i] for i, name in enumerate(model.labels)})
         return pd.DataFrame(added, index=frame.index)
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
