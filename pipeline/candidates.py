@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyClassifier
@@ -14,26 +15,11 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import MaxAbsScaler, OneHotEncoder
 from sklearn.svm import LinearSVC
 
-from pipeline.config import ConfigError, load_yaml
+from pipeline.config import Columns, ConfigError, load_yaml
 from pipeline.context import DocumentContext
+from pipeline.examples import WithExamples
 from pipeline.features import EnsureColumns, LexiconFeatures, MissingExtra, SentenceEmbeddings, embedding_model_dir
 from pipeline.reuse import ReusableTfidfVectorizer
-
-
-@dataclass(frozen=True)
-class Columns:
-    """Where the model finds its inputs in a table (the `data` parameters)."""
-
-    text: str = "text"
-    group: str = "doc"
-    order: str | None = "index"
-    target: str | None = None
-
-    @classmethod
-    def from_params(cls, params: dict) -> "Columns":
-        """The `data` section of the stage parameters."""
-        data = params["data"]
-        return cls(data["text_column"], data["group_column"], data.get("order_column"), data.get("target_column"))
 
 
 @dataclass(frozen=True)
@@ -121,18 +107,21 @@ def classifier(name: str, seed: int):
     raise ConfigError(f"unknown classifier '{name}' (known: majority, logreg, svm)")
 
 
-def build(candidate: Candidate, settings: CandidateSettings, columns: Columns, seed: int) -> Pipeline:
-    """The candidate's unfitted Pipeline (raises MissingExtra when an optional extra is absent)."""
+def build(candidate: Candidate, settings: CandidateSettings, columns: Columns, seed: int,
+          examples: pd.DataFrame | None = None, task: str | None = None) -> Pipeline | WithExamples:
+    """The candidate's unfitted Pipeline; with written `examples`, wrapped so that every fit adds
+    them, labeled by their column `task` (raises MissingExtra when an optional extra is absent)."""
     if "embeddings" in candidate.features:
         embedding_model_dir()
     blocks = list(candidate.features) + (["target"] if columns.target and candidate.features else [])
     steps = []
     if blocks:
-        expected = [columns.text, columns.group, columns.order, columns.target]
-        steps.append(("columns", EnsureColumns([c for c in expected if c])))
+        steps.append(("columns", EnsureColumns(columns.inputs())))
         steps.append(("features", ColumnTransformer([feature_block(b, settings, columns) for b in blocks])))
     steps.append(("classifier", classifier(candidate.classifier, seed)))
-    return Pipeline(steps)
+    if examples is None or examples.empty:
+        return Pipeline(steps)
+    return WithExamples(Pipeline(steps), examples, task)
 
 
-__all__ = ["Candidate", "CandidateSettings", "Columns", "MissingExtra", "build"]
+__all__ = ["Candidate", "CandidateSettings", "MissingExtra", "build"]

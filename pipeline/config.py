@@ -37,6 +37,26 @@ def load_params(path: str | Path = DEFAULT_PARAMS) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class Columns:
+    """Where the model finds its inputs in a table (the `data` parameters)."""
+
+    text: str = "text"
+    group: str = "doc"
+    order: str | None = "index"
+    target: str | None = None
+
+    @classmethod
+    def from_params(cls, params: dict) -> "Columns":
+        """The `data` section of the stage parameters."""
+        data = params["data"]
+        return cls(data["text_column"], data["group_column"], data.get("order_column"), data.get("target_column"))
+
+    def inputs(self) -> list[str]:
+        """The columns a model reads, in a fixed order."""
+        return [c for c in (self.text, self.group, self.order, self.target) if c]
+
+
+@dataclass(frozen=True)
 class Rule:
     """When `when_task` has `when_value`, `then_task` must take one of `allowed`."""
 

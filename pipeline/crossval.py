@@ -12,18 +12,23 @@ import sklearn
 from sklearn.model_selection import GridSearchCV, GroupKFold, cross_validate
 from sklearn.utils.metadata_routing import get_routing_for_object
 
-from pipeline.config import Schema
+from pipeline.config import Columns, Schema
 from pipeline.errors import InputError
+from pipeline.examples import WithExamples
 
 sklearn.set_config(enable_metadata_routing=True)
 
 
 def load_table(path: str | Path, schema: Schema) -> pd.DataFrame:
     """A labeled data set (Parquet written by `dataset`, CSV or JSONL) with label names as strings."""
+    import pyarrow.parquet
     from datasets import ClassLabel, Dataset
 
     path = Path(path)
-    readers = {".parquet": Dataset.from_parquet, ".csv": Dataset.from_csv, ".jsonl": Dataset.from_json}
+    # Parquet is read as one Arrow table: its metadata keeps the labels' ClassLabel features, and
+    # a data set with no rows (no written examples) reads too.
+    readers = {".parquet": lambda file: Dataset(pyarrow.parquet.read_table(file)), ".csv": Dataset.from_csv,
+               ".jsonl": Dataset.from_json}
     if path.suffix not in readers:
         raise InputError(f"{path}: unknown data set format (use .parquet, .csv or .jsonl)")
     dataset = readers[path.suffix](str(path))
@@ -37,6 +42,19 @@ def load_table(path: str | Path, schema: Schema) -> pd.DataFrame:
             frame[task] = [feature.int2str(int(v)) for v in frame[task]]
         frame[task] = frame[task].astype(str)
     return frame
+
+
+def load_training_tables(dataset: Path, examples: Path | None, schema: Schema,
+                         columns: Columns) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The labeled corpus and the written training examples (no rows without an examples file),
+    each checked for the columns the models read."""
+    table = load_table(dataset, schema)
+    extra = load_table(examples, schema) if examples else pd.DataFrame(columns=[*columns.inputs(), *schema.tasks])
+    for path, frame in ((dataset, table), (examples, extra)):
+        missing = [column for column in columns.inputs() if column not in frame.columns]
+        if missing:
+            raise InputError(f"{path}: no column '{missing[0]}' (columns: {', '.join(frame.columns)})")
+    return table, extra
 
 
 @dataclass
@@ -53,10 +71,30 @@ class FoldPredictions:
 
 
 def searched(estimator, grid: dict, inner_folds: int, scorer):
-    """The estimator wrapped in a grouped GridSearchCV when it has hyper-parameters to search."""
+    """The estimator wrapped in a grouped GridSearchCV when it has hyper-parameters to search.
+
+    The grid names the steps of a candidate's Pipeline; with written examples it is addressed to
+    the Pipeline inside `WithExamples`, so that the search validates on corpus rows only.
+    """
     if not grid:
         return estimator
+    if isinstance(estimator, WithExamples):
+        grid = {f"estimator__{name}": values for name, values in grid.items()}
     return GridSearchCV(estimator, grid, cv=GroupKFold(n_splits=inner_folds), scoring=scorer)
+
+
+def chosen_params(model) -> dict:
+    """The hyper-parameters a fitted search chose, named as in its candidate's grid."""
+    if not hasattr(model, "best_params_"):
+        return {}
+    prefix = "estimator__" if isinstance(model.estimator, WithExamples) else ""
+    return {name.removeprefix(prefix): value for name, value in model.best_params_.items()}
+
+
+def fitted_pipeline(model):
+    """The fitted Pipeline inside a fitted model: the best of a search, without its examples."""
+    model = getattr(model, "best_estimator_", model)
+    return model.estimator_ if isinstance(model, WithExamples) else model
 
 
 def group_params(groups, estimator, cv=None) -> dict:
@@ -87,5 +125,5 @@ def cross_validated(estimator, X: pd.DataFrame, y: np.ndarray, groups: np.ndarra
         seen[test] += 1
         for column, label in enumerate(fitted.classes_):
             probabilities[rows, classes.index(label)] = fold[:, column]
-        fold_params.append(getattr(fitted, "best_params_", {}))
+        fold_params.append(chosen_params(fitted))
     return FoldPredictions(probabilities, classes, seconds, fold_params)

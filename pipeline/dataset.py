@@ -47,3 +47,13 @@ def load_dataset_file(path: str | Path):
     from datasets import Dataset
 
     return Dataset.from_parquet(str(path))
+
+
+def build_examples(records: list[dict[str, Any]], schema: Schema, fields: list[str]):
+    """Written training examples as a data set: `fields` (the corpus's types where it has the
+    column, else strings) and each task as a `ClassLabel`."""
+    from datasets import Dataset, Features, Value
+
+    corpus = features(schema)
+    types = Features({name: corpus[name] if name in corpus else Value("string") for name in [*fields, *schema.tasks]})
+    return Dataset.from_dict({name: [record[name] for record in records] for name in types}, features=types)

@@ -1,8 +1,10 @@
-"""Gold labels: reading them and checking them against the corpus and the label schema."""
+"""Gold labels and written examples: reading them and checking them against the corpus and the
+label schema."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,12 +75,7 @@ def record_problems(record: dict[str, Any], corpus: dict[str, dict[str, Any]], s
     missing = [field for field in (*REQUIRED_FIELDS, *schema.tasks) if field not in record]
     if missing:
         return [f"missing field(s) {', '.join(missing)}"]
-    messages = [
-        f"{task}={record[task]!r} is not one of {list(labels)}"
-        for task, labels in schema.tasks.items()
-        if record[task] not in labels
-    ]
-    messages.extend(schema.violations(record))
+    messages = label_problems(record, schema)
     if SUGGESTION_MARK in record:
         messages.append(f"still marked '{SUGGESTION_MARK}': review the model's suggestion, then remove the mark")
     sentence = corpus.get(record["id"])
@@ -91,8 +88,56 @@ def record_problems(record: dict[str, Any], corpus: dict[str, dict[str, Any]], s
     return messages
 
 
-def read_gold(path: Path) -> list[dict[str, Any]]:
-    """The gold records of a file that passes the check."""
+def label_problems(record: dict[str, Any], schema: Schema) -> list[str]:
+    """Label values outside the schema, and broken consistency rules."""
+    messages = [
+        f"{task}={record[task]!r} is not one of {list(labels)}"
+        for task, labels in schema.tasks.items()
+        if record[task] not in labels
+    ]
+    return messages + schema.violations(record)
+
+
+def word_ngrams(text: str, size: int) -> set[tuple[str, ...]]:
+    """The phrases of `size` words in a text, in lower case and without punctuation."""
+    words = re.findall(r"\w+", text.lower())
+    return {tuple(words[i:i + size]) for i in range(len(words) - size + 1)}
+
+
+def check_examples(path: Path, sentences: Iterable[dict[str, Any]], schema: Schema, fields: Sequence[str],
+                   overlap_words: int | None) -> list[Problem]:
+    """Every problem of a file of written training examples.
+
+    Each example needs `fields` (id, text and the columns the models read) and valid labels. When
+    `overlap_words` is set, an example that shares a phrase of that many words with a corpus
+    sentence is a problem: the corpus is what the models are evaluated on.
+    """
+    corpus_phrases: dict[tuple[str, ...], str] = {}
+    if overlap_words:
+        for sentence in sentences:
+            corpus_phrases.update(dict.fromkeys(word_ngrams(sentence["text"], overlap_words), sentence["id"]))
+    records, problems = read_label_lines(path)
+    first_line: dict[str, int] = {}
+    for line, record in records:
+        missing = [field for field in (*fields, *schema.tasks) if field not in record]
+        if missing:
+            problems.append(Problem(path, line, f"missing field(s) {', '.join(missing)}"))
+            continue
+        problems.extend(Problem(path, line, message) for message in label_problems(record, schema))
+        shared = sorted(word_ngrams(str(record["text"]), overlap_words) & corpus_phrases.keys()) if overlap_words else []
+        if shared:
+            problems.append(Problem(path, line, f"shares the phrase {' '.join(shared[0])!r} with corpus sentence"
+                                                f" {corpus_phrases[shared[0]]}; write examples in other words"))
+        example_id = str(record["id"])
+        if example_id in first_line:
+            problems.append(Problem(path, line, f"duplicate id {example_id} (first on line {first_line[example_id]})"))
+        else:
+            first_line[example_id] = line
+    return problems
+
+
+def read_label_file(path: Path) -> list[dict[str, Any]]:
+    """The records of a label file that passes its check."""
     records, problems = read_label_lines(path)
     if problems:
         raise ValueError(str(problems[0]))

@@ -17,7 +17,7 @@ Hyper-parameters chosen by grouped inner cross-validation on all labels: `{best_
 ## Data
 Hand-labeled sentences (`labels/gold.jsonl`, see `labels/GUIDELINES.md`). Label counts:
 {label_counts}
-
+{examples}
 ## Metrics (leave-one-document-out, bootstrap 95% interval)
 | metric | value | 95% interval |
 | --- | --- | --- |
@@ -38,10 +38,17 @@ in batch, for analysts who review the output; the probability column says how su
 - English only; sentence segmentation is rule-based and may split or merge unusual sentences.
 """
 
+EXAMPLES = """
+Every fit, in evaluation as in the final refit, also learned from {} written training examples
+(`labels/written/`): sentences written from the label definitions, never from the corpus, and
+never tested on. The figures below are measured on the hand-labeled corpus sentences only.
+"""
+
 
 def model_card(task: str, labels: list[str], summary: dict[str, Any], best_params: dict, columns) -> str:
     """Fill the card from the evaluation summary of a task."""
     metrics, low, high = summary["leave_one_document_out"], summary["ci95_low"], summary["ci95_high"]
+    examples = summary.get("written_examples", 0)
     rows = "\n".join(
         f"| {name} | {value:.3f} | {low[name]:.3f}–{high[name]:.3f} |" for name, value in metrics.items() if name in low
     )
@@ -56,6 +63,6 @@ def model_card(task: str, labels: list[str], summary: dict[str, Any], best_param
         n_candidates=len(summary["candidates"]), rows=summary["rows"], groups=summary["groups"],
         best_params=best_params or "none",
         label_counts=", ".join(f"{label} {count}" for label, count in summary["label_counts"].items()),
-        metric_rows=rows, secondary=secondary,
+        metric_rows=rows, secondary=secondary, examples=EXAMPLES.format(examples) if examples else "",
         candidates=", ".join(f"{name} {value:.3f}" for name, value in summary["candidates"].items()),
     )

@@ -92,8 +92,7 @@ class Predictor:
 
 def load_predictor(params: dict, model_sources: list[str], tasks: list[str] | None, text_column: str, probs: bool) -> Predictor:
     """A predictor with the models of `model_sources`, checked against the configured label schema."""
-    from pipeline.candidates import Columns
-    from pipeline.config import Schema
+    from pipeline.config import Columns, Schema
     from pipeline.models import load_models
 
     schema = Schema.load(params["data"]["schema"])

@@ -62,19 +62,19 @@ def parent_run(stage: str, tags: dict[str, str], params: dict[str, Any]):
         yield run.info.run_id
 
 
-def training_data(table: pd.DataFrame, source: str, target: str):
-    """The labeled data as an MLflow dataset, with `target` as its label column."""
+def training_data(table: pd.DataFrame, source: str, target: str, name: str = "natostance-labels"):
+    """Labeled data as an MLflow dataset, with `target` as its label column."""
     import mlflow.data
 
-    return mlflow.data.from_pandas(table, source=source, name="natostance-labels", targets=target)
+    return mlflow.data.from_pandas(table, source=source, name=name, targets=target)
 
 
 def log_candidate(
     parent_id: str, name: str, params: dict[str, Any], metrics: dict[str, float], tags: dict[str, str],
-    confusion_figure, errors: pd.DataFrame, data,
+    confusion_figure, errors: pd.DataFrame, inputs: dict[str, Any],
 ) -> str:
     """One child run of `parent_run`: parameters, CV metrics, confusion matrix image, error table,
-    and `data` (from `training_data`) as its input."""
+    and `inputs` (context -> dataset from `training_data`) as its inputs."""
     import mlflow
 
     with mlflow.start_run(run_name=name, nested=True, parent_run_id=parent_id, tags=tags) as run:
@@ -82,7 +82,8 @@ def log_candidate(
         mlflow.log_metrics(metrics)
         mlflow.log_figure(confusion_figure, "confusion_matrix.png")
         mlflow.log_table(errors, artifact_file="errors.json")
-        mlflow.log_input(data, context="training")
+        for context, dataset in inputs.items():
+            mlflow.log_input(dataset, context=context)
         return run.info.run_id
 
 

@@ -60,8 +60,8 @@ def gold_table():
 @pytest.fixture(scope="session")
 def trained_models(tmp_path_factory, gold_table) -> Path:
     """A models folder like `dvc repro` writes (real candidates fitted on the gold labels)."""
-    from pipeline.candidates import CandidateSettings, Columns, build
-    from pipeline.config import Schema
+    from pipeline.candidates import CandidateSettings, build
+    from pipeline.config import Columns, Schema
     from pipeline.models import save_model
 
     folder = tmp_path_factory.mktemp("models")

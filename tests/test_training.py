@@ -36,6 +36,13 @@ def tweet_corpus(path: Path, rows: int = 150) -> None:
     pd.DataFrame(records).to_csv(path, index=False)
 
 
+def written_tweets(path: Path, rows: int = 12) -> None:
+    """Written training examples for the tweet corpus: a phrase and a target it never uses."""
+    records = [{"tweet": f"heat pumps rock #{n}", "target": "heat pumps", "source": f"written{n % 3}", "Stance": "FAVOR"}
+               for n in range(rows)]
+    pd.DataFrame(records).to_csv(path, index=False)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -73,6 +80,7 @@ def trained_tweets(tmp_path_factory, mlflow_server) -> Path:
     """The evaluate and train stages run on the tweet corpus with its own configuration."""
     work = tmp_path_factory.mktemp("tweets")
     tweet_corpus(work / "tweets.csv")
+    written_tweets(work / "written.csv")
     (work / "schema.yaml").write_text(yaml.safe_dump({"tasks": {"Stance": ["FAVOR", "AGAINST", "NONE"]}}))
     (work / "candidates.yaml").write_text(yaml.safe_dump({"candidates": {
         "majority": {"features": [], "classifier": "majority"},
@@ -90,7 +98,8 @@ def trained_tweets(tmp_path_factory, mlflow_server) -> Path:
     env = {"MLFLOW_TRACKING_URI": mlflow_server}
     for stage in (["evaluate", "tweets.csv", "evaluation.json", "--metrics", "metrics.json",
                    "--plots", "plots", "--errors", "errors"], ["train", "tweets.csv", "evaluation.json", "models"]):
-        run([sys.executable, "-m", f"pipeline.stages.{stage[0]}", *stage[1:], "--params", "params.yaml"], work, **env)
+        run([sys.executable, "-m", f"pipeline.stages.{stage[0]}", *stage[1:], "--examples", "written.csv",
+             "--params", "params.yaml"], work, **env)
     return work
 
 
@@ -104,16 +113,18 @@ def test_another_corpus_trains_from_configuration_alone(trained_tweets: Path) ->
     plot = pd.read_csv(trained_tweets / "plots/confusion-Stance.csv")
     assert list(plot.columns) == ["actual", "predicted"] and len(plot) == 150
     card = (trained_tweets / "models/Stance/README.md").read_text()
-    assert "logreg-words" in card and "f_avg" in card
+    assert "logreg-words" in card and "f_avg" in card and "12 written training examples" in card
 
 
 def test_the_saved_model_predicts_with_its_target_column(trained_tweets: Path) -> None:
     from pipeline.models import load_models
 
     models = load_models([str(trained_tweets / "models")], {"Stance": ("FAVOR", "AGAINST", "NONE")})
-    frame = pd.DataFrame({"tweet": ["ban fracking for good", "we need more wind farms"], "target": ["fracking", "wind farms"]})
+    frame = pd.DataFrame({"tweet": ["ban fracking for good", "we need more wind farms", "heat pumps rock"],
+                          "target": ["fracking", "wind farms", "heat pumps"]})
     probabilities = models["Stance"].probabilities(frame)
-    assert [models["Stance"].labels[i] for i in probabilities.argmax(axis=1)] == ["AGAINST", "FAVOR"]
+    # The third answer was learned from the written examples alone.
+    assert [models["Stance"].labels[i] for i in probabilities.argmax(axis=1)] == ["AGAINST", "FAVOR", "FAVOR"]
 
 
 def test_runs_and_champion_alias_are_on_the_server(trained_tweets: Path, mlflow_server: str) -> None:
@@ -131,14 +142,17 @@ def test_runs_and_champion_alias_are_on_the_server(trained_tweets: Path, mlflow_
         assert child.data.tags["labels_hash"] and child.data.tags["dvc_stage"] == "evaluate"
         artifacts = {a.path for a in client.list_artifacts(child.info.run_id)}
         assert {"confusion_matrix.png", "errors.json"} <= artifacts
+        inputs = client.get_run(child.info.run_id).inputs.dataset_inputs
+        contexts = {tag.value for entry in inputs for tag in entry.tags if tag.key == "mlflow.data.context"}
+        assert contexts == {"training", "training-examples"} and child.data.tags["examples"] == "12"
     champion = client.get_model_version_by_alias("natostance-Stance", "champion")
     winner = next(r for r in children if r.info.run_name == "Stance/logreg-words")
     assert champion.run_id == winner.info.run_id
 
 
 def test_a_candidate_that_cannot_be_fit_on_the_folds_is_skipped_with_the_reason(tmp_path, capsys):
-    from pipeline.candidates import CandidateSettings, Columns
-    from pipeline.config import Schema
+    from pipeline.candidates import CandidateSettings
+    from pipeline.config import Columns, Schema
     from pipeline.stages.evaluate import Study, evaluate_candidate
 
     tweet_corpus(tmp_path / "tweets.csv", rows=60)

@@ -23,9 +23,9 @@ from sklearn.model_selection import LeaveOneGroupOut, RepeatedStratifiedKFold
 from threadpoolctl import threadpool_limits
 
 from pipeline import tracking
-from pipeline.candidates import Candidate, CandidateSettings, Columns, MissingExtra, build
-from pipeline.config import Schema, load_params
-from pipeline.crossval import FoldPredictions, cross_validated, load_table, searched
+from pipeline.candidates import Candidate, CandidateSettings, MissingExtra, build
+from pipeline.config import Columns, Schema, load_params
+from pipeline.crossval import FoldPredictions, cross_validated, load_training_tables, searched
 from pipeline.errors import InputError
 from pipeline.evaluation import Evaluation, repeated_scores
 from pipeline.files import atomic_path, write_json
@@ -55,6 +55,7 @@ class Study:
     settings: CandidateSettings
     columns: Columns
     params: dict
+    examples: pd.DataFrame = field(default_factory=pd.DataFrame)  # written training examples, if any
     groups: np.ndarray = field(init=False)
 
     def __post_init__(self):
@@ -62,6 +63,10 @@ class Study:
 
     def task(self, task: str) -> tuple[list[str], np.ndarray, Headline]:
         return list(self.schema.tasks[task]), self.table[task].to_numpy(), Headline.from_params(task, self.params)
+
+    def model(self, candidate: Candidate, task: str):
+        """The candidate's unfitted model for a task, trained with the written examples."""
+        return build(candidate, self.settings, self.columns, self.params["seed"], self.examples, task)
 
 
 @contextmanager
@@ -73,15 +78,15 @@ def one_worker():
 
 def evaluate_candidate(candidate: Candidate, study: Study) -> dict[str, CandidateResult]:
     """Leave-one-document-out predictions of one candidate for every task it can be fit on."""
-    seed, section = study.params["seed"], study.params["evaluate"]
+    section = study.params["evaluate"]
     results = {}
     with one_worker():
         for task in study.schema.tasks:
             labels, gold, headline = study.task(task)
             started = time.perf_counter()
             try:
-                model = searched(build(candidate, study.settings, study.columns, seed), candidate.grid,
-                                 study.params["train"]["inner_folds"], headline.scorer(labels))
+                model = searched(study.model(candidate, task), candidate.grid, study.params["train"]["inner_folds"],
+                                 headline.scorer(labels))
                 predictions = cross_validated(model, study.table, gold, study.groups, LeaveOneGroupOut(), labels)
             except MissingExtra as missing:
                 print(f"evaluate: skipping {task}/{candidate.name}: {missing}", file=sys.stderr)
@@ -90,7 +95,8 @@ def evaluate_candidate(candidate: Candidate, study: Study) -> dict[str, Candidat
                 print(f"evaluate: skipping {task}/{candidate.name}: cannot be fit on these folds: {unfit}",
                       file=sys.stderr)
                 continue
-            evaluation = Evaluation.of(gold, predictions, labels, headline, section["bootstrap_resamples"], seed)
+            evaluation = Evaluation.of(gold, predictions, labels, headline, section["bootstrap_resamples"],
+                                       study.params["seed"])
             results[task] = CandidateResult(candidate, predictions, evaluation)
             print(f"evaluate: {task + '/' + candidate.name:40s} {headline.metric}={evaluation.headline:.3f}"
                   f" ({time.perf_counter() - started:.1f} s)", flush=True)
@@ -104,7 +110,7 @@ def repeated_protocol(task: str, candidate: Candidate, study: Study) -> FoldPred
     section, seed = study.params["evaluate"], study.params["seed"]
     with one_worker():
         return cross_validated(
-            build(candidate, study.settings, study.columns, seed), study.table, gold, study.groups,
+            study.model(candidate, task), study.table, gold, study.groups,
             RepeatedStratifiedKFold(n_splits=section["folds"], n_repeats=section["repeats"], random_state=seed), labels,
         )
 
@@ -128,7 +134,7 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def log_candidate(parent_id: str, task: str, result: CandidateResult, gold, labels: list[str], errors: pd.DataFrame,
-                  tags: dict, data) -> str:
+                  tags: dict, inputs: dict) -> str:
     """The candidate's MLflow child run: parameters, metrics, confusion image, error table."""
     import matplotlib.pyplot as plt
 
@@ -139,25 +145,24 @@ def log_candidate(parent_id: str, task: str, result: CandidateResult, gold, labe
         return tracking.log_candidate(
             parent_id, name, {"task": task, **result.candidate.params(), "protocol": "leave-one-document-out"},
             {**evaluation.flat_metrics("logo"), "headline": evaluation.headline, "sentences_per_second": speed},
-            {**tags, "dvc_stage": "evaluate", "task": task}, figure, errors, data,
+            {**tags, "dvc_stage": "evaluate", "task": task}, figure, errors, inputs,
         )
     finally:
         plt.close(figure)
 
 
-def evaluate(dataset: Path, params: dict, outputs: argparse.Namespace) -> dict:
+def evaluate(dataset: Path, examples_path: Path | None, params: dict, outputs: argparse.Namespace) -> dict:
     """Evaluate all candidates of all tasks, track them, write the DVC outputs; return the
     summary the `train` stage reads."""
     schema = Schema.load(params["data"]["schema"])
     columns = Columns.from_params(params)
     settings = CandidateSettings.load(params["train"]["candidates"])
-    table = load_table(dataset, schema)
-    for column in filter(None, [columns.text, columns.group, columns.target]):
-        if column not in table.columns:
-            raise InputError(f"{dataset}: no column '{column}' (columns: {', '.join(table.columns)})")
-    study, section, tasks = Study(table, schema, settings, columns, params), params["evaluate"], list(schema.tasks)
+    table, examples = load_training_tables(dataset, examples_path, schema, columns)
+    study = Study(table, schema, settings, columns, params, examples)
+    section, tasks = params["evaluate"], list(schema.tasks)
     parallel = Parallel(n_jobs=section["processes"], return_as="generator_unordered")
-    tags = {"git_commit": tracking.git_commit(), "labels_hash": tracking.labels_hash(table, "id", tasks)}
+    tags = {"git_commit": tracking.git_commit(), "labels_hash": tracking.labels_hash(table, "id", tasks),
+            "examples_hash": tracking.labels_hash(examples, "id", tasks), "examples": str(len(examples))}
     error_columns = ["id", columns.group, columns.text]
     by_task: dict[str, dict[str, CandidateResult]] = {task: {} for task in tasks}
     run_ids: dict[tuple[str, str], str] = {}
@@ -167,13 +172,17 @@ def evaluate(dataset: Path, params: dict, outputs: argparse.Namespace) -> dict:
     arriving = parallel(delayed(evaluate_candidate)(candidate, study)
                         for candidate in sorted(settings.candidates, key=lambda c: "embeddings" not in c.features))
     with tracking.parent_run("evaluate", tags, params) as parent_id:
-        data = {task: tracking.training_data(table, str(dataset), task) for task in tasks}
+        inputs = {task: {"training": tracking.training_data(table, str(dataset), task)} for task in tasks}
+        if len(examples):
+            for task in tasks:
+                inputs[task]["training-examples"] = tracking.training_data(
+                    examples, str(examples_path), task, "natostance-written-examples")
         for results in arriving:
             for task, result in results.items():
                 labels, gold, _ = study.task(task)
                 key = task, result.candidate.name
                 errors[key] = result.evaluation.errors(table, gold, error_columns, section["errors"])
-                run_ids[key] = log_candidate(parent_id, task, result, gold, labels, errors[key], tags, data[task])
+                run_ids[key] = log_candidate(parent_id, task, result, gold, labels, errors[key], tags, inputs[task])
                 by_task[task][result.candidate.name] = result
     # In the order of configs/candidates.yaml, so that the first of the best wins a tie.
     ranked = {task: [results[c.name] for c in settings.candidates if c.name in results] for task, results in by_task.items()}
@@ -201,6 +210,7 @@ def evaluate(dataset: Path, params: dict, outputs: argparse.Namespace) -> dict:
             "run_id": run_ids[task, name],
             "grid_choices": best.predictions.fold_params,
             "rows": len(table),
+            "written_examples": len(examples),
             "groups": int(pd.Series(study.groups).nunique()),
             "label_counts": table[task].value_counts().to_dict(),
         }
@@ -214,6 +224,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("dataset", type=Path, help="labeled data set (.parquet, .csv or .jsonl)")
     parser.add_argument("summary", type=Path, help="evaluation summary for the train stage (.json)")
+    parser.add_argument("--examples", type=Path, help="written training examples (.parquet from `dataset`, .csv or .jsonl)")
     parser.add_argument("--metrics", type=Path, default=Path("models/metrics.json"))
     parser.add_argument("--plots", type=Path, default=Path("models/plots"))
     parser.add_argument("--errors", type=Path, default=Path("models/errors"))
@@ -221,7 +232,7 @@ def main() -> None:
     args = parser.parse_args()
     params = load_params(args.params)
     try:
-        summary = evaluate(args.dataset, params, args)
+        summary = evaluate(args.dataset, args.examples, params, args)
     except InputError as error:
         sys.exit(f"evaluate: {error}")
     args.summary.parent.mkdir(parents=True, exist_ok=True)

@@ -17,9 +17,9 @@ from pathlib import Path
 from threadpoolctl import threadpool_limits
 
 from pipeline import tracking
-from pipeline.candidates import CandidateSettings, Columns, build
-from pipeline.config import Schema, load_params
-from pipeline.crossval import group_params, load_table, searched
+from pipeline.candidates import CandidateSettings, build
+from pipeline.config import Columns, Schema, load_params
+from pipeline.crossval import chosen_params, fitted_pipeline, group_params, load_training_tables, searched
 from pipeline.errors import InputError
 from pipeline.metrics import Headline
 from pipeline.reuse import reused_fits
@@ -27,30 +27,28 @@ from pipeline.modelcard import model_card
 from pipeline.models import save_model
 
 
-def train(dataset: Path, summary_path: Path, models: Path, params: dict) -> None:
+def train(dataset: Path, examples: Path | None, summary_path: Path, models: Path, params: dict) -> None:
     schema = Schema.load(params["data"]["schema"])
     columns = Columns.from_params(params)
     settings = CandidateSettings.load(params["train"]["candidates"])
     candidates = {candidate.name: candidate for candidate in settings.candidates}
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
-    table = load_table(dataset, schema)
+    table, extra = load_training_tables(dataset, examples, schema, columns)
     groups = table[columns.group].to_numpy()
-    input_columns = [c for c in (columns.text, columns.group, columns.order, columns.target) if c]
     for task, labels in schema.tasks.items():
         labels = list(labels)
         chosen = summary["tasks"][task]
         candidate = candidates[chosen["chosen"]]
         headline = Headline.from_params(task, params)
-        model = searched(build(candidate, settings, columns, params["seed"]), candidate.grid,
+        model = searched(build(candidate, settings, columns, params["seed"], extra, task), candidate.grid,
                          params["train"]["inner_folds"], headline.scorer(labels))
         model.fit(table, table[task].to_numpy(), **group_params(groups, model))
-        best_params = getattr(model, "best_params_", {})
-        estimator = getattr(model, "best_estimator_", model)
+        best_params, estimator = chosen_params(model), fitted_pipeline(model)
         started = time.perf_counter()
         estimator.predict_proba(table)
         speed = len(table) / (time.perf_counter() - started)
         card = model_card(task, labels, chosen, best_params, columns)
-        save_model(estimator, models / task, task, labels, input_columns, card)
+        save_model(estimator, models / task, task, labels, columns.inputs(), card)
         version = tracking.register_champion(chosen["run_id"], task, models / task)
         print(f"train: {task}: {candidate.name} {best_params} -> {models / task}, {version} @champion,"
               f" {speed:,.0f} sentences/s")
@@ -61,12 +59,13 @@ def main() -> None:
     parser.add_argument("dataset", type=Path, help="labeled data set (.parquet, .csv or .jsonl)")
     parser.add_argument("summary", type=Path, help="evaluation summary written by `evaluate` (.json)")
     parser.add_argument("models", type=Path, help="folder to write one model folder per task into")
+    parser.add_argument("--examples", type=Path, help="written training examples (.parquet from `dataset`, .csv or .jsonl)")
     parser.add_argument("--params", type=Path, default=Path("configs/params.yaml"))
     args = parser.parse_args()
     args.models.mkdir(parents=True, exist_ok=True)
     try:
         with threadpool_limits(1), reused_fits():
-            train(args.dataset, args.summary, args.models, load_params(args.params))
+            train(args.dataset, args.examples, args.summary, args.models, load_params(args.params))
     except InputError as error:
         sys.exit(f"train: {error}")
 
