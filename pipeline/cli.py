@@ -65,25 +65,35 @@ PARAMS_OPTION = typer.Option(Path("configs/params.yaml"), "--params", help="Stag
 def labels_check(
     gold: Path = typer.Option(Path("labels/gold.jsonl"), "--gold", help="Gold label file (JSONL) to check."),
     corpus: Path = typer.Option(Path("seeds"), "--corpus", help="Folder of the corpus documents (.txt)."),
+    examples: Path = typer.Option(
+        None, "--examples", help="Written training examples (JSONL) to check too [default: data.examples of --params]."
+    ),
     params: Path = PARAMS_OPTION,
 ) -> None:
-    """Check the gold labels against the corpus and the label schema; exit 1 on any problem."""
-    from pipeline.config import Schema, load_params
-    from pipeline.labels import check_labels
+    """Check the gold labels (and any written examples) against the corpus and the label schema;
+    exit 1 on any problem."""
+    from pipeline.config import Columns, Schema, load_params
+    from pipeline.labels import check_examples, check_labels
     from pipeline.segmentation import SegmentationSettings, Segmenter
 
     settings = load_params(params)
     schema = Schema.load(settings["data"]["schema"])
-    if not gold.is_file():
-        raise InputError(f"{gold}: no such file")
+    examples = examples or (Path(settings["data"]["examples"]) if settings["data"].get("examples") else None)
+    for path in filter(None, (gold, examples)):
+        if not path.is_file():
+            raise InputError(f"{path}: no such file")
     sentences = Segmenter(SegmentationSettings.from_params(settings)).segment_folder(corpus)
     problems = check_labels(gold, sentences, schema)
+    if examples:
+        problems += check_examples(examples, sentences, schema, Columns.from_params(settings),
+                                   settings["data"].get("examples_overlap_words"))
     for problem in problems:
         print(problem, file=sys.stderr)
+    checked = " and ".join(str(path) for path in filter(None, (gold, examples)))
     if problems:
-        print(f"{gold}: {len(problems)} problem(s)", file=sys.stderr)
+        print(f"{checked}: {len(problems)} problem(s)", file=sys.stderr)
         raise typer.Exit(1)
-    print(f"{gold}: {len(sentences)} sentences labeled, no problem")
+    print(f"{checked}: {len(sentences)} sentences labeled, no problem")
 
 
 @labels_app.command("agreement")

@@ -4,12 +4,12 @@ label schema."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import Schema
+from pipeline.config import Columns, Schema
 from pipeline.files import json_object
 
 REQUIRED_FIELDS = ("id", "doc", "text")
@@ -104,11 +104,11 @@ def word_ngrams(text: str, size: int) -> set[tuple[str, ...]]:
     return {tuple(words[i:i + size]) for i in range(len(words) - size + 1)}
 
 
-def check_examples(path: Path, sentences: Iterable[dict[str, Any]], schema: Schema, fields: Sequence[str],
+def check_examples(path: Path, sentences: Iterable[dict[str, Any]], schema: Schema, columns: Columns,
                    overlap_words: int | None) -> list[Problem]:
     """Every problem of a file of written training examples.
 
-    Each example needs `fields` (id, text and the columns the models read) and valid labels. When
+    Each example needs an id, the columns the models read and valid labels. When
     `overlap_words` is set, an example that shares a phrase of that many words with a corpus
     sentence is a problem: the corpus is what the models are evaluated on.
     """
@@ -119,7 +119,7 @@ def check_examples(path: Path, sentences: Iterable[dict[str, Any]], schema: Sche
     records, problems = read_label_lines(path)
     first_line: dict[str, int] = {}
     for line, record in records:
-        missing = [field for field in (*fields, *schema.tasks) if field not in record]
+        missing = [field for field in ("id", *columns.inputs(), *schema.tasks) if field not in record]
         if missing:
             problems.append(Problem(path, line, f"missing field(s) {', '.join(missing)}"))
             continue

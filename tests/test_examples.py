@@ -13,7 +13,7 @@ import yaml
 from sklearn.model_selection import LeaveOneGroupOut
 from sklearn.pipeline import Pipeline
 
-from conftest import REPO, tool_env
+from conftest import BIN, REPO, tool_env
 from pipeline.candidates import CandidateSettings, build
 from pipeline.config import Columns, Schema
 from pipeline.crossval import chosen_params, cross_validated, fitted_pipeline, searched
@@ -23,7 +23,6 @@ from pipeline.labels import check_examples
 SCHEMA = Schema.load(REPO / "configs/schema.yaml")
 SETTINGS = CandidateSettings.load(REPO / "configs/candidates.yaml")
 NGRAMS = next(c for c in SETTINGS.candidates if c.name == "logreg-ngrams")
-FIELDS = ["id", *Columns().inputs()]
 
 
 def examples(rows: int = 6, word: str = "zorblat") -> pd.DataFrame:
@@ -86,15 +85,15 @@ def test_check_names_the_line_of_each_problem(tmp_path, gold_table) -> None:
     broken = [good[0], {**good[1], "bloc": "kremlin"}, {**good[2], "bloc": "none", "stance": "favor"},
               {k: v for k, v in good[3].items() if k != "doc"}, copied, good[0]]
     path = write_examples(tmp_path / "examples.jsonl", broken)
-    found = [str(p) for p in check_examples(path, sentences, SCHEMA, FIELDS, overlap_words=5)]
+    found = [str(p) for p in check_examples(path, sentences, SCHEMA, Columns(), overlap_words=5)]
     assert found[0] == f"{path}:2: bloc='kremlin' is not one of ['russia', 'west', 'ukraine', 'independent', 'none']"
     assert found[1] == f"{path}:3: bloc=none requires stance in ['none'], got stance=favor"
     assert found[2] == f"{path}:4: missing field(s) doc"
     assert found[3].startswith(f"{path}:5: shares the phrase") and sentences[row]["id"] in found[3]
     assert found[4] == f"{path}:6: duplicate id x-0 (first on line 1)"
     assert len(found) == 5
-    assert check_examples(write_examples(tmp_path / "ok.jsonl", good), sentences, SCHEMA, FIELDS, 5) == []
-    assert len(check_examples(path, sentences, SCHEMA, FIELDS, overlap_words=None)) == 4
+    assert check_examples(write_examples(tmp_path / "ok.jsonl", good), sentences, SCHEMA, Columns(), 5) == []
+    assert len(check_examples(path, sentences, SCHEMA, Columns(), overlap_words=None)) == 4
 
 
 def run_dataset_stage(tmp_path: Path, gold_table, examples_file: Path | None) -> subprocess.CompletedProcess:
@@ -130,3 +129,14 @@ def test_dataset_stage_writes_checked_examples_and_refuses_copies(tmp_path, gold
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "copy.jsonl:1: shares the phrase" in result.stderr
     assert not (tmp_path / "examples.parquet").exists() and not (tmp_path / "dataset.parquet").exists()
+
+
+def test_labels_check_reports_the_written_examples_too(tmp_path, gold_table) -> None:
+    command = [str(BIN / "stance"), "labels", "check"]
+    good = write_examples(tmp_path / "good.jsonl", examples().to_dict("records"))
+    ok = subprocess.run([*command, "--examples", str(good)], cwd=REPO, env=tool_env(), capture_output=True, text=True)
+    assert ok.returncode == 0 and "good.jsonl: 230 sentences labeled, no problem" in ok.stdout
+    broken = write_examples(tmp_path / "bad.jsonl", [{**examples(1).iloc[0].to_dict(), "claim": "rumour"}])
+    bad = subprocess.run([*command, "--examples", str(broken)], cwd=REPO, env=tool_env(), capture_output=True, text=True)
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert f"{broken}:1: claim='rumour' is not one of" in bad.stderr

@@ -38,19 +38,18 @@ def main() -> None:
     schema = Schema.load(params["data"]["schema"])
     sentences = read_jsonl(args.sentences)
     stop_on(check_labels(args.gold, sentences, schema), args.gold)
-    source = params["data"].get("examples")
-    fields = ["id", *Columns.from_params(params).inputs()]
+    source, columns = params["data"].get("examples"), Columns.from_params(params)
     if args.examples_output and source:
         if not Path(source).is_file():
             sys.exit(f"dataset: {source}: no such file (data.examples in {args.params})")
-        stop_on(check_examples(Path(source), sentences, schema, fields, params["data"].get("examples_overlap_words")),
+        stop_on(check_examples(Path(source), sentences, schema, columns, params["data"].get("examples_overlap_words")),
                 Path(source))
     dataset = build_dataset(sentences, read_label_file(args.gold), schema)
     with atomic_path(args.output) as temporary:
         dataset.to_parquet(str(temporary))
     print(f"dataset: {dataset.num_rows} labeled sentences -> {args.output}")
     if args.examples_output:
-        examples = build_examples(read_label_file(Path(source)) if source else [], schema, fields)
+        examples = build_examples(read_label_file(Path(source)) if source else [], schema, ["id", *columns.inputs()])
         with atomic_path(args.examples_output) as temporary:
             examples.to_parquet(str(temporary))
         print(f"dataset: {examples.num_rows} written examples -> {args.examples_output}")
