@@ -20,7 +20,8 @@ sklearn.set_config(enable_metadata_routing=True)
 
 
 def load_table(path: str | Path, schema: Schema) -> pd.DataFrame:
-    """A labeled data set (Parquet written by `dataset`, CSV or JSONL) with label names as strings."""
+    """A labeled data set (Parquet written by `dataset`, CSV or JSONL) with label names as strings;
+    `InputError` naming the file and row of a label outside the schema."""
     import pyarrow.parquet
     from datasets import ClassLabel, Dataset
 
@@ -31,6 +32,8 @@ def load_table(path: str | Path, schema: Schema) -> pd.DataFrame:
                ".jsonl": Dataset.from_json}
     if path.suffix not in readers:
         raise InputError(f"{path}: unknown data set format (use .parquet, .csv or .jsonl)")
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
     dataset = readers[path.suffix](str(path))
     missing = [task for task in schema.tasks if task not in dataset.column_names]
     if missing:
@@ -41,6 +44,11 @@ def load_table(path: str | Path, schema: Schema) -> pd.DataFrame:
         if isinstance(feature, ClassLabel):
             frame[task] = [feature.int2str(int(v)) for v in frame[task]]
         frame[task] = frame[task].astype(str)
+        unknown = np.flatnonzero(~frame[task].isin(schema.tasks[task]))
+        if len(unknown):
+            row = int(unknown[0])
+            raise InputError(f"{path}: row {row + 1}: {task}={frame[task].iloc[row]!r} is not one of"
+                             f" {list(schema.tasks[task])}")
     return frame
 
 

@@ -140,3 +140,21 @@ def test_labels_check_reports_the_written_examples_too(tmp_path, gold_table) -> 
     bad = subprocess.run([*command, "--examples", str(broken)], cwd=REPO, env=tool_env(), capture_output=True, text=True)
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert f"{broken}:1: claim='rumour' is not one of" in bad.stderr
+
+
+def test_evaluate_names_a_missing_or_mislabeled_examples_file(tmp_path, gold_table) -> None:
+    corpus = tmp_path / "corpus.jsonl"
+    gold_table.to_json(corpus, orient="records", lines=True, force_ascii=False)
+    stage = [sys.executable, "-m", "pipeline.stages.evaluate", str(corpus), str(tmp_path / "e.json"),
+             "--metrics", str(tmp_path / "m.json"), "--plots", str(tmp_path / "p"), "--errors", str(tmp_path / "e")]
+    env = tool_env(MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    missing = subprocess.run([*stage, "--examples", str(tmp_path / "none.csv")], cwd=REPO, env=env,
+                             capture_output=True, text=True)
+    assert missing.returncode != 0 and "Traceback" not in missing.stderr
+    assert missing.stderr.strip().endswith(f"{tmp_path / 'none.csv'}: no such file")
+    examples(3).assign(stance=["none", "pro", "none"]).to_csv(tmp_path / "written.csv", index=False)
+    wrong = subprocess.run([*stage, "--examples", str(tmp_path / "written.csv")], cwd=REPO, env=env,
+                           capture_output=True, text=True)
+    assert wrong.returncode != 0 and "Traceback" not in wrong.stderr
+    assert f"{tmp_path / 'written.csv'}: row 2: stance='pro' is not one of ['favor', 'against', 'none']" in wrong.stderr
+    assert not (tmp_path / "e.json").exists()
