@@ -50,13 +50,8 @@ def check_labels(path: Path, sentences: Iterable[dict[str, Any]], schema: Schema
     first_line: dict[str, int] = {}
     for line, record in records:
         problems.extend(Problem(path, line, message) for message in record_problems(record, corpus, schema))
-        sentence_id = record.get("id")
-        if not isinstance(sentence_id, str):
-            continue
-        if sentence_id in first_line:
-            problems.append(Problem(path, line, f"duplicate id {sentence_id} (first on line {first_line[sentence_id]})"))
-        else:
-            first_line[sentence_id] = line
+        if isinstance(record.get("id"), str):
+            problems.extend(repeated_id(path, line, record["id"], first_line))
     for sentence_id, sentence in corpus.items():
         if sentence_id not in first_line:
             problems.append(
@@ -68,6 +63,14 @@ def check_labels(path: Path, sentences: Iterable[dict[str, Any]], schema: Schema
                 )
             )
     return problems
+
+
+def repeated_id(path: Path, line: int, record_id: str, first_line: dict[str, int]) -> list[Problem]:
+    """A problem when `record_id` stood on an earlier line; otherwise `first_line` notes its line."""
+    if record_id in first_line:
+        return [Problem(path, line, f"duplicate id {record_id} (first on line {first_line[record_id]})")]
+    first_line[record_id] = line
+    return []
 
 
 def record_problems(record: dict[str, Any], corpus: dict[str, dict[str, Any]], schema: Schema) -> list[str]:
@@ -124,15 +127,11 @@ def check_examples(path: Path, sentences: Iterable[dict[str, Any]], schema: Sche
             problems.append(Problem(path, line, f"missing field(s) {', '.join(missing)}"))
             continue
         problems.extend(Problem(path, line, message) for message in label_problems(record, schema))
-        shared = sorted(word_ngrams(str(record["text"]), overlap_words) & corpus_phrases.keys()) if overlap_words else []
+        shared = sorted(word_ngrams(str(record[columns.text]), overlap_words) & corpus_phrases.keys()) if overlap_words else []
         if shared:
             problems.append(Problem(path, line, f"shares the phrase {' '.join(shared[0])!r} with corpus sentence"
                                                 f" {corpus_phrases[shared[0]]}; write examples in other words"))
-        example_id = str(record["id"])
-        if example_id in first_line:
-            problems.append(Problem(path, line, f"duplicate id {example_id} (first on line {first_line[example_id]})"))
-        else:
-            first_line[example_id] = line
+        problems.extend(repeated_id(path, line, str(record["id"]), first_line))
     return problems
 
 

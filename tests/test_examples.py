@@ -41,13 +41,16 @@ def test_every_fit_learns_from_the_examples(gold_table) -> None:
     assert plain.fit(gold_table, gold_table["bloc"].to_numpy()).predict(question)[0] != "ukraine"
 
 
-def test_cross_validation_tests_corpus_rows_only(gold_table) -> None:
-    gold = gold_table["bloc"].to_numpy()
+def test_cross_validation_tests_corpus_rows_only_and_trains_every_fold_on_the_examples(gold_table) -> None:
+    corpus = gold_table.copy()
+    corpus.loc[0, "text"] = "zorblat zorblat."  # the word only the examples teach; its document is held out
+    gold = corpus["bloc"].to_numpy()
     model = build(NGRAMS, SETTINGS, Columns(), seed=0, examples=examples(), task="bloc")
-    predictions = cross_validated(model, gold_table, gold, gold_table["doc"].to_numpy(), LeaveOneGroupOut(),
+    predictions = cross_validated(model, corpus, gold, corpus["doc"].to_numpy(), LeaveOneGroupOut(),
                                   list(SCHEMA.tasks["bloc"]))
-    assert predictions.probabilities.shape == (len(gold_table), 5)
+    assert predictions.probabilities.shape == (len(corpus), 5)
     assert np.allclose(predictions.probabilities.sum(axis=1), 1.0)
+    assert predictions.labels()[0] == "ukraine" != gold[0]
 
 
 def test_the_inner_search_validates_on_corpus_rows_only(gold_table) -> None:
@@ -94,6 +97,9 @@ def test_check_names_the_line_of_each_problem(tmp_path, gold_table) -> None:
     assert len(found) == 5
     assert check_examples(write_examples(tmp_path / "ok.jsonl", good), sentences, SCHEMA, Columns(), 5) == []
     assert len(check_examples(path, sentences, SCHEMA, Columns(), overlap_words=None)) == 4
+    renamed = [{("body" if k == "text" else k): v for k, v in copied.items()}]
+    found = check_examples(write_examples(tmp_path / "body.jsonl", renamed), sentences, SCHEMA, Columns(text="body"), 5)
+    assert len(found) == 1 and "shares the phrase" in str(found[0])
 
 
 def run_dataset_stage(tmp_path: Path, gold_table, examples_file: Path | None) -> subprocess.CompletedProcess:
