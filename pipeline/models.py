@@ -6,6 +6,7 @@ an MLflow model URI (`models:/natostance-stance@champion`, `runs:/...`) goes thr
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -17,8 +18,17 @@ import yaml
 from pipeline.errors import InputError
 from pipeline.imports import without_torch
 
-TRUSTED_MODULES = ("sklearn.", "numpy.", "scipy.", "builtins.", "collections.", "pipeline.", "pandas.")
 MLMODEL = "MLmodel"
+
+# Every type in a model this project trains that skops does not trust by default. Loading trusts
+# exactly these, whatever a model folder's own files say; `save_model` refuses to write a model
+# holding any other, so a new type is added here, deliberately, together with the code that uses it.
+TRUSTED_TYPES = frozenset({
+    "pipeline.context.DocumentContext",
+    "pipeline.features.EnsureColumns",
+    "pipeline.features.LexiconFeatures",
+    "pipeline.reuse.ReusableTfidfVectorizer",
+})
 
 
 def skops_io():
@@ -27,20 +37,13 @@ def skops_io():
     return without_torch("skops.io")
 
 
-def trusted_types(untrusted: list[str]) -> list[str]:
-    """The types skops asks about, if every one comes from a module this project trusts."""
-    foreign = [name for name in untrusted if not name.startswith(TRUSTED_MODULES)]
+def trusted(untrusted: list[str], where: str) -> list[str]:
+    """`untrusted` (the types of a skops file beyond skops' defaults) if each is in `TRUSTED_TYPES`;
+    otherwise a one-line error naming `where`. Listing a file's types builds and calls nothing."""
+    foreign = sorted(set(untrusted) - TRUSTED_TYPES)
     if foreign:
-        raise InputError(f"model holds types from untrusted modules: {', '.join(foreign)}")
-    return untrusted
-
-
-def model_trusted_types(model) -> list[str]:
-    """The project's own classes inside a fitted pipeline: the types skops must be told to trust."""
-    parts = [model, *model.get_params(deep=True).values()]
-    return sorted(
-        {f"{type(part).__module__}.{type(part).__qualname__}" for part in parts if type(part).__module__.startswith("pipeline.")}
-    )
+        raise InputError(f"{where}: refused: types a natostance model never holds: {', '.join(foreign)}")
+    return list(untrusted)
 
 
 def pip_requirements() -> list[str]:
@@ -67,16 +70,16 @@ def signature_and_example(columns: list[str]):
 
 def save_model(model, target: Path, task: str, labels: list[str], columns: list[str], card: str) -> None:
     """Write an MLflow model folder (skops format) with a model card, replacing `target` atomically."""
-    skops_io()  # before MLflow's flavor imports it
+    io = skops_io()  # before MLflow's flavor imports it
     import mlflow.sklearn
 
-    trusted = model_trusted_types(model)
+    types = trusted(io.get_untrusted_types(data=io.dumps(model)), str(target))  # only models that load again
     signature, example = signature_and_example(columns)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
         folder = staging / "model"
         mlflow.sklearn.save_model(
-            model, str(folder), serialization_format="skops", skops_trusted_types=trusted,
+            model, str(folder), serialization_format="skops", skops_trusted_types=types,
             signature=signature, input_example=example, metadata={"task": task, "labels": labels},
             pip_requirements=pip_requirements(),
         )
@@ -106,41 +109,51 @@ class TaskModel:
         return np.column_stack([raw[:, i] if i is not None else np.zeros(len(frame)) for i in order])
 
 
-def load_folder(folder: Path) -> TaskModel:
-    """A model folder written by `save_model`, loaded with skops."""
-    descriptor = folder / MLMODEL
+def model_file(folder: Path) -> tuple[Path, dict]:
+    """The skops file a model folder's `MLmodel` names (inside the folder), and its metadata."""
+    meta = yaml.safe_load((folder / MLMODEL).read_text(encoding="utf-8"))
+    flavor = meta["flavors"]["sklearn"]
+    if flavor.get("serialization_format") != "skops":
+        raise InputError(f"{folder}: not a skops model (format {flavor.get('serialization_format')})")
+    path = folder / flavor["pickled_model"]
+    if path.resolve().parent != folder.resolve():
+        raise InputError(f"{folder}: the model file {flavor['pickled_model']!r} lies outside the model folder")
+    return path, meta.get("metadata") or {}
+
+
+def load_folder(folder: Path, source: str | None = None) -> TaskModel:
+    """A model folder written by `save_model`, loaded with skops; `source` names it in messages."""
     try:
-        meta = yaml.safe_load(descriptor.read_text(encoding="utf-8"))
-        flavor = meta["flavors"]["sklearn"]
-        task, labels = meta["metadata"]["task"], list(meta["metadata"]["labels"])
-        if flavor.get("serialization_format") != "skops":
-            raise InputError(f"{folder}: not a skops model (format {flavor.get('serialization_format')})")
-        path = folder / flavor["pickled_model"]
-        # The types MLflow recorded at saving; skops refuses any other type it finds in the file.
-        estimator = skops_io().load(path, trusted=trusted_types(list(flavor.get("skops_trusted_types") or [])))
+        path, metadata = model_file(folder)
+        if "task" not in metadata or "labels" not in metadata:
+            raise InputError(f"{source or folder}: not a natostance model (no task and labels in its metadata)")
+        task, labels = metadata["task"], list(metadata["labels"])
+        # Trusted from the project's own list, never from the folder's `skops_trusted_types`.
+        io = skops_io()
+        types = trusted(io.get_untrusted_types(file=path), f"{source}/{path.name}" if source else str(path))
+        estimator = io.load(path, trusted=types)
     except FileNotFoundError as missing:
-        raise InputError(f"{folder}: not a model folder ({Path(missing.filename).name} is missing)") from None
+        raise InputError(f"{source or folder}: not a model folder ({Path(missing.filename).name} is missing)") from None
     except InputError:
         raise
     except Exception as error:  # a damaged file surfaces as many exception types
-        raise InputError(f"{folder}: cannot load the model ({type(error).__name__}: {error})".splitlines()[0]) from None
-    return TaskModel(task, labels, estimator, str(folder))
+        raise InputError(f"{source or folder}: cannot load the model ({type(error).__name__}: {error})".splitlines()[0]) from None
+    return TaskModel(task, labels, estimator, source or str(folder))
 
 
 def load_uri(uri: str) -> TaskModel:
-    """A model from MLflow (`models:/NAME@ALIAS`, `runs:/RUN/PATH`, ...), via the tracking store."""
+    """A model from MLflow (`models:/NAME@ALIAS`, `runs:/RUN/PATH`, ...): its folder is downloaded
+    from the tracking store and loaded like any model folder, with the same checks."""
     from pipeline import tracking
 
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one line per error, no bars
     mlflow = tracking.configure()
-    try:
-        info = mlflow.models.get_model_info(uri)
-        estimator = mlflow.sklearn.load_model(uri)
-    except Exception as error:
-        raise InputError(f"{uri}: cannot load the MLflow model ({type(error).__name__}: {error})".splitlines()[0]) from None
-    metadata = info.metadata or {}
-    if "task" not in metadata:
-        raise InputError(f"{uri}: not a natostance model (no task in its metadata)")
-    return TaskModel(metadata["task"], list(metadata["labels"]), estimator, uri)
+    with tempfile.TemporaryDirectory(prefix="natostance-model-") as scratch:
+        try:
+            folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=scratch))
+        except Exception as error:
+            raise InputError(f"{uri}: cannot load the MLflow model ({type(error).__name__}: {error})".splitlines()[0]) from None
+        return load_folder(folder, source=uri)
 
 
 def load_models(sources: list[str], schema_tasks: dict[str, tuple[str, ...]], tasks: list[str] | None = None) -> dict[str, TaskModel]:
