@@ -70,7 +70,7 @@ def feature_block(name: str, settings: CandidateSettings, columns: Columns):
     text = columns.text
     context_columns = [text, columns.group, columns.order]
     blocks = {
-        "words": lambda: (ReusableTfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1), text),
+        "words": lambda: (ReusableTfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2), text),
         "chars": lambda: (ReusableTfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, min_df=2, max_features=4000), text),
         "lexicon": lambda: (
             make_pipeline(LexiconFeatures(settings.lexicons, settings.interactions, text), MaxAbsScaler()),

@@ -79,16 +79,20 @@ class FoldPredictions:
 
 
 def searched(estimator, grid: dict, inner_folds: int, scorer):
-    """The estimator wrapped in a grouped GridSearchCV when it has hyper-parameters to search.
+    """The estimator with the grid's one-value entries set, wrapped in a grouped GridSearchCV when
+    an entry has several values to search.
 
     The grid names the steps of a candidate's Pipeline; with written examples it is addressed to
     the Pipeline inside `WithExamples`, so that the search validates on corpus rows only.
     """
-    if not grid:
-        return estimator
     if isinstance(estimator, WithExamples):
         grid = {f"estimator__{name}": values for name, values in grid.items()}
-    return GridSearchCV(estimator, grid, cv=GroupKFold(n_splits=inner_folds), scoring=scorer)
+    fixed = {name: values[0] for name, values in grid.items() if len(values) == 1}
+    searched_grid = {name: values for name, values in grid.items() if len(values) > 1}
+    estimator = estimator.set_params(**fixed) if fixed else estimator
+    if not searched_grid:
+        return estimator
+    return GridSearchCV(estimator, searched_grid, cv=GroupKFold(n_splits=inner_folds), scoring=scorer)
 
 
 def chosen_params(model) -> dict:
@@ -103,6 +107,16 @@ def fitted_pipeline(model):
     """The fitted Pipeline inside a fitted model: the best of a search, without its examples."""
     model = getattr(model, "best_estimator_", model)
     return model.estimator_ if isinstance(model, WithExamples) else model
+
+
+def passage_splits(corpus_rows: int, example_groups: np.ndarray, folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Splits of a table of `corpus_rows` corpus rows followed by the written examples: each fold
+    tests on the examples of some passages and trains on the corpus and every other passage."""
+    examples = np.arange(len(example_groups))
+    return [
+        (np.concatenate([np.arange(corpus_rows), corpus_rows + train]), corpus_rows + test)
+        for train, test in GroupKFold(n_splits=folds).split(examples, groups=example_groups)
+    ]
 
 
 def group_params(groups, estimator, cv=None) -> dict:

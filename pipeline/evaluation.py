@@ -24,11 +24,17 @@ class Evaluation:
     @classmethod
     def of(cls, gold: np.ndarray, predictions: FoldPredictions, labels: list[str], headline: Headline,
            resamples: int, seed: int) -> "Evaluation":
-        predicted = predictions.labels()
+        """Of each row's most probable label."""
+        return cls.of_labels(gold, predictions.labels(), predictions.probabilities.max(axis=1), labels, headline,
+                             resamples, seed)
+
+    @classmethod
+    def of_labels(cls, gold: np.ndarray, predicted: np.ndarray, confidence: np.ndarray, labels: list[str],
+                  headline: Headline, resamples: int, seed: int) -> "Evaluation":
+        """Of given predicted labels (e.g. decoded jointly with another task's)."""
         metrics = scores(gold, predicted, labels, headline.labels)
         intervals = bootstrap_intervals(gold, predicted, labels, headline.labels, resamples, seed)
-        return cls(metrics, intervals, headline.score(gold, predicted, labels), predicted,
-                   predictions.probabilities.max(axis=1))
+        return cls(metrics, intervals, headline.score(gold, predicted, labels), predicted, confidence)
 
     def flat_metrics(self, prefix: str) -> dict[str, float]:
         """Metrics and interval bounds as flat names (`logo.macro_f1`, `logo.macro_f1.ci_low`)."""
@@ -48,18 +54,3 @@ class Evaluation:
         frame["gold"], frame["predicted"], frame["probability"] = gold, self.predicted, self.confidence.round(4)
         wrong = frame[frame["gold"] != frame["predicted"]]
         return wrong.sort_values("probability", ascending=False, kind="stable").head(limit).reset_index(drop=True)
-
-
-def repeated_scores(gold: np.ndarray, predictions: FoldPredictions, labels: list[str], headline: Headline) -> dict:
-    """Mean and standard deviation over repeats of the headline, macro-F1 and accuracy."""
-    rows = len(gold)
-    per_repeat = [
-        scores(gold, np.asarray(predictions.classes)[block.argmax(axis=1)], labels, headline.labels)
-        for block in np.split(predictions.probabilities, len(predictions.probabilities) // rows)
-    ]
-    names = ["macro_f1", "accuracy", *(["f_avg"] if headline.labels else [])]
-    result = {}
-    for name in names:
-        values = [s[name] for s in per_repeat]
-        result[f"{name}.mean"], result[f"{name}.std"] = float(np.mean(values)), float(np.std(values))
-    return result

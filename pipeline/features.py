@@ -229,6 +229,21 @@ def embedding_model(sha256: str):
     return SentenceTransformer(str(folder), device="cpu", local_files_only=True)
 
 
+def preload_embeddings(path: Path | None, sha256: str) -> int:
+    """Fill this process's cache with the vectors of a file of the `embed` stage made with the
+    `sha256` weights, so that no process encodes those texts again; the number of texts read."""
+    if path is None or not Path(path).is_file():
+        return 0
+    with np.load(path, allow_pickle=False) as saved:
+        if str(saved["sha256"]) != sha256:
+            return 0
+        texts, vectors = saved["texts"].tolist(), saved["vectors"]
+    cache = _vector_cache(f"embeddings:{sha256}")
+    for text, vector in zip(texts[: cache.limit], vectors, strict=False):
+        cache[text] = vector
+    return len(texts)
+
+
 class SentenceEmbeddings(TransformerMixin, BaseEstimator):
     """all-MiniLM-L6-v2 sentence embeddings (384 dimensions, L2-normalised)."""
 
@@ -238,7 +253,6 @@ class SentenceEmbeddings(TransformerMixin, BaseEstimator):
         self.batch_size = batch_size
 
     def fit(self, X, y=None):
-        embedding_model(self.sha256)
         return self
 
     def transform(self, X):

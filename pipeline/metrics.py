@@ -39,6 +39,19 @@ def f_avg(y_true, y_pred, labels: list[str]) -> float:
     return float(np.mean(f1_score(y_true, y_pred, labels=labels, average=None, zero_division=0)))
 
 
+def f_avg_at_share(y_true, y_pred, labels: list[str], share: float) -> float:
+    """F_avg with the sentences weighted so that those whose gold label is one of `labels` (the
+    stance-taking ones) make up `share` of the total, whatever their share in `y_true`; so
+    that test sets with different mixes give comparable figures."""
+    y_true = np.asarray(y_true)
+    taking = np.isin(y_true, labels)
+    observed = taking.mean()
+    if observed in (0.0, 1.0):
+        return f_avg(y_true, y_pred, labels)
+    weights = np.where(taking, share / observed, (1 - share) / (1 - observed))
+    return float(np.mean(f1_score(y_true, y_pred, labels=labels, average=None, zero_division=0, sample_weight=weights)))
+
+
 def scores(y_true, y_pred, labels: list[str], f_avg_labels: tuple[str, ...] = ()) -> dict[str, float]:
     """macro-F1, accuracy, F_avg (when given classes) and per-class precision, recall and F1."""
     precision, recall, f1, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)

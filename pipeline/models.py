@@ -27,6 +27,7 @@ TRUSTED_TYPES = frozenset({
     "pipeline.context.DocumentContext",
     "pipeline.features.EnsureColumns",
     "pipeline.features.LexiconFeatures",
+    "pipeline.features.SentenceEmbeddings",
     "pipeline.reuse.ReusableTfidfVectorizer",
 })
 

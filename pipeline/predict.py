@@ -32,7 +32,8 @@ class Predictor:
 
     The models see the text as `model_text`, with the document context columns (`group`, `order`)
     when a batch has them (context is taken within a batch). Rows whose text is empty or blank
-    get empty labels.
+    get empty labels. The labels keep the schema's `rules` (`pipeline.consistency`); each label's
+    probability is its model's probability of that label.
     """
 
     models: dict[str, Any]
@@ -41,6 +42,7 @@ class Predictor:
     model_text: str = "text"
     group: str | None = "doc"
     order: str | None = "index"
+    rules: tuple = ()
 
     @property
     def columns(self) -> list[str]:
@@ -67,19 +69,23 @@ class Predictor:
 
         text = frame[self.text_column].fillna("").astype(str)
         rows = np.flatnonzero(text.str.strip().ne("").to_numpy())
-        computed = {}
+        computed, decoded = {}, {}
         if len(rows):
+            from pipeline.consistency import consistent_labels
+
             inputs = self.model_input(frame, rows)
             with reused_fits():  # the task models' equal vectorizers transform the batch once
                 computed = {task: model.probabilities(inputs) for task, model in self.models.items()}
+            decoded = consistent_labels(computed, {task: list(m.labels) for task, m in self.models.items()}, self.rules)
         added: dict[str, np.ndarray] = {}
         for task, model in self.models.items():
             probabilities = np.full((len(frame), len(model.labels)), np.nan)
             label, best = np.full(len(frame), None, dtype=object), np.full(len(frame), np.nan)
             if task in computed:
                 probabilities[rows] = computed[task]
-                label[rows] = np.asarray(model.labels, dtype=object)[computed[task].argmax(axis=1)]
-                best[rows] = computed[task].max(axis=1)
+                label[rows] = decoded[task]
+                columns = np.array([list(model.labels).index(value) for value in decoded[task]])
+                best[rows] = computed[task][np.arange(len(rows)), columns]
             added[task], added[f"{task}_p"] = label, best
             if self.probs:
                 added.update({f"{task}_p_{name}": probabilities[:, i] for i, name in enumerate(model.labels)})
@@ -107,6 +113,7 @@ def load_predictor(params: dict, model_sources: list[str], tasks: list[str] | No
         model_text=columns.text,
         group=columns.group,
         order=columns.order,
+        rules=schema.rules,
     )
 
 

@@ -92,7 +92,7 @@ def trained_tweets(tmp_path_factory, mlflow_server) -> Path:
                  "order_column": None, "target_column": "target"},
         "train": {"candidates": "candidates.yaml", "inner_folds": 2},
         "evaluate": {"headline": {"Stance": {"metric": "f_avg", "labels": ["FAVOR", "AGAINST"]}},
-                     "folds": 3, "repeats": 2, "bootstrap_resamples": 200, "errors": 20, "processes": 2},
+                     "passage_folds": 3, "bootstrap_resamples": 200, "errors": 20, "processes": 2},
     }
     (work / "params.yaml").write_text(yaml.safe_dump(params))
     env = {"MLFLOW_TRACKING_URI": mlflow_server}
@@ -107,9 +107,11 @@ def test_another_corpus_trains_from_configuration_alone(trained_tweets: Path) ->
     metrics = json.loads((trained_tweets / "metrics.json").read_text())["Stance"]
     assert metrics["chosen"] == "logreg-words"
     assert metrics["headline_metric"] == "f_avg"
-    logo = metrics["leave_one_document_out"]
-    assert logo["f_avg"] > 0.9 and set(metrics["candidates"]) == {"majority", "logreg-words"}
-    assert metrics["ci95_low"]["f_avg"] <= logo["f_avg"] <= metrics["ci95_high"]["f_avg"]
+    seeds, written = metrics["seeds"], metrics["written"]
+    assert seeds["f_avg"] > 0.9 and set(metrics["candidates"]) == {"majority", "logreg-words"}
+    assert seeds["ci95"][0] <= seeds["f_avg"] <= seeds["ci95"][1]
+    # The held-out written passages are all FAVOR: learned from the other passages, F1(AGAINST) is 0.
+    assert metrics["chosen_by"] == "written" and written["f1"]["FAVOR"] == 1.0 and written["f_avg"] == 0.5
     plot = pd.read_csv(trained_tweets / "plots/confusion-Stance.csv")
     assert list(plot.columns) == ["actual", "predicted"] and len(plot) == 150
     card = (trained_tweets / "models/Stance/README.md").read_text()
@@ -138,7 +140,8 @@ def test_runs_and_champion_alias_are_on_the_server(trained_tweets: Path, mlflow_
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
     assert sorted(r.info.run_name for r in children) == ["Stance/logreg-words", "Stance/majority"]
     for child in children:
-        assert {"logo.f_avg", "logo.macro_f1.ci_low", "headline", "sentences_per_second"} <= set(child.data.metrics)
+        assert {"seeds.f_avg", "seeds.macro_f1.ci_low", "written.f_avg", "headline.seeds", "headline.written",
+                "sentences_per_second"} <= set(child.data.metrics)
         assert child.data.tags["labels_hash"] and child.data.tags["dvc_stage"] == "evaluate"
         artifacts = {a.path for a in client.list_artifacts(child.info.run_id)}
         assert {"confusion_matrix.png", "errors.json"} <= artifacts

@@ -1,10 +1,19 @@
-"""Stage `evaluate`: cross-validate every candidate for every task, choose the best, track it all.
+"""Stage `evaluate`: cross-validate every candidate for every task under two protocols, choose,
+track it all.
 
-Headline protocol: leave-one-document-out (a model never sees the article it is tested on);
-secondary: repeated stratified k-fold, for the chosen candidate with its default
-hyper-parameters. In the headline protocol hyper-parameters are searched by a grouped inner
-cross-validation inside each training fold, never on the evaluation fold. Writes the DVC metrics, the
-confusion plot data and the error tables, and one MLflow child run per task and candidate.
+- `seeds`: leave-one-document-out over the hand-labeled corpus (a model never sees the article it
+  is tested on), every fit trained with the written examples too.
+- `written`: held-out written passages (grouped k-fold over the passages of `labels/written/`):
+  each fold trains on the corpus and the other passages and tests on its passages.
+
+A task's model is the candidate with the best headline under `written` (larger, covering every era,
+so its intervals are narrow enough to tell candidates apart); `seeds`, which played no part in the
+choice, is the independent check on real articles. Without written examples, `seeds` chooses.
+Hyper-parameters with several values are searched by a grouped inner cross-validation inside each
+training fold, never on a test fold. The chosen stance and bloc models are scored on labels
+decoded jointly under the schema's rules (`pipeline.consistency`), as `stance predict` gives them.
+Writes the DVC metrics, confusion plot data and error tables, and one MLflow child run per task and
+candidate.
 """
 
 from __future__ import annotations
@@ -19,31 +28,42 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from sklearn.model_selection import LeaveOneGroupOut, RepeatedStratifiedKFold
+from sklearn.model_selection import LeaveOneGroupOut
 from threadpoolctl import threadpool_limits
 
 from pipeline import tracking
 from pipeline.candidates import Candidate, CandidateSettings, MissingExtra, build
 from pipeline.config import Columns, Schema, load_params
-from pipeline.crossval import FoldPredictions, cross_validated, load_training_tables, searched
+from pipeline.consistency import consistent_labels
+from pipeline.crossval import FoldPredictions, cross_validated, load_training_tables, passage_splits, searched
 from pipeline.errors import InputError
-from pipeline.evaluation import Evaluation, repeated_scores
+from pipeline.evaluation import Evaluation
+from pipeline.features import preload_embeddings
 from pipeline.files import atomic_path, write_json
-from pipeline.metrics import Headline
+from pipeline.metrics import Headline, f_avg_at_share
 from pipeline.reuse import reused_fits
 
+PROTOCOLS = ("seeds", "written")
+REPORTED = ("macro_f1", "accuracy", "f_avg")
 
-METRIC_KEYS = ("chosen", "headline_metric", "leave_one_document_out", "ci95_low", "ci95_high",
-               "repeated_stratified_kfold", "candidates")
+
+@dataclass
+class Outcome:
+    """A candidate's out-of-fold predictions for one task under one protocol, and their evaluation."""
+
+    predictions: FoldPredictions
+    evaluation: Evaluation
 
 
 @dataclass
 class CandidateResult:
-    """One candidate's leave-one-document-out predictions for one task, and their evaluation."""
+    """One candidate's outcomes for one task, per protocol."""
 
     candidate: Candidate
-    predictions: FoldPredictions
-    evaluation: Evaluation
+    outcomes: dict[str, Outcome]
+
+    def headline(self, protocol: str) -> float:
+        return self.outcomes[protocol].evaluation.headline
 
 
 @dataclass
@@ -56,17 +76,66 @@ class Study:
     columns: Columns
     params: dict
     examples: pd.DataFrame = field(default_factory=pd.DataFrame)  # written training examples, if any
+    embeddings: Path | None = None  # the `embed` stage's vectors of every text
     groups: np.ndarray = field(init=False)
+    combined: pd.DataFrame = field(init=False)  # the corpus, then the examples (protocol `written`)
 
     def __post_init__(self):
         self.groups = self.table[self.columns.group].to_numpy()
+        self.combined = pd.concat([self.table, self.examples.reindex(columns=self.table.columns)], ignore_index=True)
 
-    def task(self, task: str) -> tuple[list[str], np.ndarray, Headline]:
-        return list(self.schema.tasks[task]), self.table[task].to_numpy(), Headline.from_params(task, self.params)
+    @property
+    def passages(self) -> int:
+        """How many written passages the examples hold (their groups)."""
+        return int(self.examples[self.columns.group].nunique()) if len(self.examples) else 0
 
-    def model(self, candidate: Candidate, task: str):
-        """The candidate's unfitted model for a task, trained with the written examples."""
-        return build(candidate, self.settings, self.columns, self.params["seed"], self.examples, task)
+    @property
+    def protocols(self) -> tuple[str, ...]:
+        """`seeds`, and `written` when there are passages to hold out."""
+        return PROTOCOLS if self.passages >= 2 else PROTOCOLS[:1]
+
+    @property
+    def choosing(self) -> str:
+        """The protocol whose headline chooses each task's candidate."""
+        return self.protocols[-1]
+
+    def gold(self, task: str, protocol: str) -> np.ndarray:
+        return (self.table if protocol == "seeds" else self.examples)[task].to_numpy()
+
+    def task(self, task: str) -> tuple[list[str], Headline]:
+        return list(self.schema.tasks[task]), Headline.from_params(task, self.params)
+
+    def seed_share(self, task: str) -> float:
+        """The share of corpus sentences whose gold label is one of the headline's (taking a side)."""
+        _, headline = self.task(task)
+        return float(self.table[task].isin(headline.labels).mean()) if headline.labels else 0.0
+
+    def predictions(self, candidate: Candidate, task: str, protocol: str) -> FoldPredictions:
+        """Out-of-fold class probabilities of the candidate under `protocol`, for its test rows."""
+        labels, headline = self.task(task)
+        inner, seed = self.params["train"]["inner_folds"], self.params["seed"]
+        if protocol == "seeds":
+            model = build(candidate, self.settings, self.columns, seed, self.examples, task)
+            model = searched(model, candidate.grid, inner, headline.scorer(labels))
+            return cross_validated(model, self.table, self.gold(task, protocol), self.groups, LeaveOneGroupOut(), labels)
+        model = searched(build(candidate, self.settings, self.columns, seed), candidate.grid, inner, headline.scorer(labels))
+        groups = self.combined[self.columns.group].to_numpy()
+        splits = passage_splits(len(self.table), self.examples[self.columns.group].to_numpy(),
+                                min(self.params["evaluate"]["passage_folds"], self.passages))
+        every = cross_validated(model, self.combined, self.combined[task].to_numpy(), groups, splits, labels)
+        rows = slice(len(self.table), None)
+        return FoldPredictions(every.probabilities[rows], every.classes, every.predict_seconds, every.fold_params)
+
+    def evaluation(self, task: str, protocol: str, predicted: np.ndarray, confidence: np.ndarray) -> Evaluation:
+        """Metrics of predicted labels, with F_avg at the seeds' share of stance-taking sentences too."""
+        labels, headline = self.task(task)
+        gold, section = self.gold(task, protocol), self.params["evaluate"]
+        evaluation = Evaluation.of_labels(gold, predicted, confidence, labels, headline, section["bootstrap_resamples"],
+                                          self.params["seed"])
+        if headline.labels:
+            evaluation.metrics["f_avg_at_seed_share"] = f_avg_at_share(gold, predicted, list(headline.labels),
+                                                                       self.seed_share(task))
+        return evaluation
 
 
 @contextmanager
@@ -77,17 +146,19 @@ def one_worker():
 
 
 def evaluate_candidate(candidate: Candidate, study: Study) -> dict[str, CandidateResult]:
-    """Leave-one-document-out predictions of one candidate for every task it can be fit on."""
-    section = study.params["evaluate"]
+    """The outcomes of one candidate for every task it can be fit on, under every protocol."""
     results = {}
+    if "embeddings" in candidate.features:
+        preload_embeddings(study.embeddings, study.settings.embeddings["sha256"])
     with one_worker():
         for task in study.schema.tasks:
-            labels, gold, headline = study.task(task)
             started = time.perf_counter()
+            outcomes = {}
             try:
-                model = searched(study.model(candidate, task), candidate.grid, study.params["train"]["inner_folds"],
-                                 headline.scorer(labels))
-                predictions = cross_validated(model, study.table, gold, study.groups, LeaveOneGroupOut(), labels)
+                for protocol in study.protocols:
+                    predictions = study.predictions(candidate, task, protocol)
+                    evaluation = study.evaluation(task, protocol, predictions.labels(), predictions.probabilities.max(axis=1))
+                    outcomes[protocol] = Outcome(predictions, evaluation)
             except MissingExtra as missing:
                 print(f"evaluate: skipping {task}/{candidate.name}: {missing}", file=sys.stderr)
                 continue
@@ -95,24 +166,37 @@ def evaluate_candidate(candidate: Candidate, study: Study) -> dict[str, Candidat
                 print(f"evaluate: skipping {task}/{candidate.name}: cannot be fit on these folds: {unfit}",
                       file=sys.stderr)
                 continue
-            evaluation = Evaluation.of(gold, predictions, labels, headline, section["bootstrap_resamples"],
-                                       study.params["seed"])
-            results[task] = CandidateResult(candidate, predictions, evaluation)
-            print(f"evaluate: {task + '/' + candidate.name:40s} {headline.metric}={evaluation.headline:.3f}"
-                  f" ({time.perf_counter() - started:.1f} s)", flush=True)
+            results[task] = CandidateResult(candidate, outcomes)
+            figures = " ".join(f"{p}={o.evaluation.headline:.3f}" for p, o in outcomes.items())
+            print(f"evaluate: {task + '/' + candidate.name:48s} {figures} ({time.perf_counter() - started:.1f} s)",
+                  flush=True)
     return results
 
 
-def repeated_protocol(task: str, candidate: Candidate, study: Study) -> FoldPredictions:
-    """Repeated stratified k-fold predictions of the chosen candidate, with its default
-    hyper-parameters (no inner search: nothing is tuned, and it stays quick)."""
-    labels, gold, _ = study.task(task)
-    section, seed = study.params["evaluate"], study.params["seed"]
-    with one_worker():
-        return cross_validated(
-            study.model(candidate, task), study.table, gold, study.groups,
-            RepeatedStratifiedKFold(n_splits=section["folds"], n_repeats=section["repeats"], random_state=seed), labels,
-        )
+def consistent_evaluations(study: Study, chosen: dict[str, CandidateResult]) -> dict[str, dict[str, Evaluation]]:
+    """Per task and protocol, the chosen models' evaluation on labels decoded jointly under the
+    schema's rules, as `stance predict` gives them."""
+    evaluations: dict[str, dict[str, Evaluation]] = {task: {} for task in chosen}
+    for protocol in study.protocols:
+        probabilities = {task: result.outcomes[protocol].predictions.probabilities for task, result in chosen.items()}
+        decoded = consistent_labels(probabilities, {task: study.task(task)[0] for task in chosen}, study.schema.rules)
+        for task, predicted in decoded.items():
+            columns = [study.task(task)[0].index(label) for label in predicted]
+            confidence = probabilities[task][np.arange(len(predicted)), columns]
+            evaluations[task][protocol] = study.evaluation(task, protocol, predicted, confidence)
+    return evaluations
+
+
+def protocol_summary(evaluation: Evaluation, labels: list[str]) -> dict:
+    """What metrics.json reports of one protocol: the headline with its interval, the main scores."""
+    metrics, intervals = evaluation.metrics, evaluation.intervals
+    headline_name = "f_avg" if "f_avg" in metrics else "macro_f1"
+    return {
+        "headline": round(evaluation.headline, 4),
+        "ci95": [round(bound, 4) for bound in intervals[headline_name]],
+        **{name: round(metrics[name], 4) for name in (*REPORTED, "f_avg_at_seed_share") if name in metrics},
+        "f1": {label: round(metrics[f"f1.{label}"], 4) for label in labels},
+    }
 
 
 def confusion_figure(gold, predicted, labels: list[str], title: str):
@@ -135,17 +219,20 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 def log_candidate(parent_id: str, task: str, result: CandidateResult, gold, labels: list[str], errors: pd.DataFrame,
                   tags: dict, inputs: dict) -> str:
-    """The candidate's MLflow child run: parameters, metrics, confusion image, error table."""
+    """The candidate's MLflow child run: parameters, both protocols' metrics, confusion image, errors."""
     import matplotlib.pyplot as plt
 
-    name, evaluation = f"{task}/{result.candidate.name}", result.evaluation
-    figure = confusion_figure(gold, evaluation.predicted, labels, f"{name} (leave-one-document-out)")
-    speed = len(gold) / max(result.predictions.predict_seconds, 1e-9)
+    name, seeds = f"{task}/{result.candidate.name}", result.outcomes["seeds"]
+    figure = confusion_figure(gold, seeds.evaluation.predicted, labels, f"{name} (leave-one-document-out)")
+    speed = len(gold) / max(seeds.predictions.predict_seconds, 1e-9)
+    metrics = {"sentences_per_second": speed}
+    for protocol, outcome in result.outcomes.items():
+        metrics.update(outcome.evaluation.flat_metrics(protocol))
+        metrics[f"headline.{protocol}"] = outcome.evaluation.headline
     try:
         return tracking.log_candidate(
-            parent_id, name, {"task": task, **result.candidate.params(), "protocol": "leave-one-document-out"},
-            {**evaluation.flat_metrics("logo"), "headline": evaluation.headline, "sentences_per_second": speed},
-            {**tags, "dvc_stage": "evaluate", "task": task}, figure, errors, inputs,
+            parent_id, name, {"task": task, **result.candidate.params(), "protocols": "+".join(result.outcomes)},
+            metrics, {**tags, "dvc_stage": "evaluate", "task": task}, figure, errors, inputs,
         )
     finally:
         plt.close(figure)
@@ -158,7 +245,7 @@ def evaluate(dataset: Path, examples_path: Path | None, params: dict, outputs: a
     columns = Columns.from_params(params)
     settings = CandidateSettings.load(params["train"]["candidates"])
     table, examples = load_training_tables(dataset, examples_path, schema, columns)
-    study = Study(table, schema, settings, columns, params, examples)
+    study = Study(table, schema, settings, columns, params, examples, outputs.embeddings)
     section, tasks = params["evaluate"], list(schema.tasks)
     parallel = Parallel(n_jobs=section["processes"], return_as="generator_unordered")
     tags = {"git_commit": tracking.git_commit(), "labels_hash": tracking.labels_hash(table, "id", tasks),
@@ -166,7 +253,6 @@ def evaluate(dataset: Path, examples_path: Path | None, params: dict, outputs: a
     error_columns = ["id", columns.group, columns.text]
     by_task: dict[str, dict[str, CandidateResult]] = {task: {} for task in tasks}
     run_ids: dict[tuple[str, str], str] = {}
-    errors: dict[tuple[str, str], pd.DataFrame] = {}
     # The workers start at once; each candidate's results are logged as they arrive, while other
     # candidates still compute. Embedding candidates go first: loading the model makes them the longest.
     arriving = parallel(delayed(evaluate_candidate)(candidate, study)
@@ -179,44 +265,44 @@ def evaluate(dataset: Path, examples_path: Path | None, params: dict, outputs: a
                     examples, str(examples_path), task, "natostance-written-examples")
         for results in arriving:
             for task, result in results.items():
-                labels, gold, _ = study.task(task)
-                key = task, result.candidate.name
-                errors[key] = result.evaluation.errors(table, gold, error_columns, section["errors"])
-                run_ids[key] = log_candidate(parent_id, task, result, gold, labels, errors[key], tags, inputs[task])
+                labels, _ = study.task(task)
+                gold = study.gold(task, "seeds")
+                errors = result.outcomes["seeds"].evaluation.errors(table, gold, error_columns, section["errors"])
+                run_ids[task, result.candidate.name] = log_candidate(parent_id, task, result, gold, labels, errors, tags,
+                                                                     inputs[task])
                 by_task[task][result.candidate.name] = result
     # In the order of configs/candidates.yaml, so that the first of the best wins a tie.
     ranked = {task: [results[c.name] for c in settings.candidates if c.name in results] for task, results in by_task.items()}
     for task, results in ranked.items():
         if not results:
             raise InputError(f"{task}: no candidate could be evaluated")
-    chosen = {task: max(results, key=lambda result: result.evaluation.headline) for task, results in ranked.items()}
-    repeated = dict(zip(tasks, Parallel(n_jobs=section["processes"])(
-        delayed(repeated_protocol)(task, chosen[task].candidate, study) for task in tasks
-    )))
+    chosen = {task: max(results, key=lambda result: result.headline(study.choosing)) for task, results in ranked.items()}
+    consistent = consistent_evaluations(study, chosen)
     summary: dict = {"parent_run_id": parent_id, "tasks": {}}
+    metrics: dict = {}
     for task in tasks:
-        labels, gold, headline = study.task(task)
-        best, name = chosen[task], chosen[task].candidate.name
-        write_csv(best.evaluation.confusion_pairs(gold), outputs.plots / f"confusion-{task}.csv")
-        write_csv(errors[task, name], outputs.errors / f"{task}.csv")
-        summary["tasks"][task] = {
+        labels, headline = study.task(task)
+        name, gold = chosen[task].candidate.name, study.gold(task, "seeds")
+        seeds = consistent[task]["seeds"]
+        write_csv(seeds.confusion_pairs(gold), outputs.plots / f"confusion-{task}.csv")
+        write_csv(seeds.errors(table, gold, error_columns, section["errors"]), outputs.errors / f"{task}.csv")
+        metrics[task] = {
             "chosen": name,
             "headline_metric": headline.metric,
-            "leave_one_document_out": best.evaluation.metrics,
-            "ci95_low": {metric: low for metric, (low, _) in best.evaluation.intervals.items()},
-            "ci95_high": {metric: high for metric, (_, high) in best.evaluation.intervals.items()},
-            "repeated_stratified_kfold": repeated_scores(gold, repeated[task], labels, headline),
-            "candidates": {r.candidate.name: round(r.evaluation.headline, 4) for r in ranked[task]},
+            "chosen_by": study.choosing,
+            **{protocol: protocol_summary(consistent[task][protocol], labels) for protocol in study.protocols},
+            "candidates": {r.candidate.name: {p: round(r.headline(p), 4) for p in study.protocols} for r in ranked[task]},
+        }
+        summary["tasks"][task] = {
+            **metrics[task],
             "run_id": run_ids[task, name],
-            "grid_choices": best.predictions.fold_params,
             "rows": len(table),
             "written_examples": len(examples),
             "groups": int(pd.Series(study.groups).nunique()),
             "label_counts": table[task].value_counts().to_dict(),
         }
-        print(f"evaluate: {task} chose {name}")
-    write_json({task: {k: v for k, v in entry.items() if k in METRIC_KEYS} for task, entry in summary["tasks"].items()},
-               outputs.metrics)
+        print(f"evaluate: {task} chose {name} by {study.choosing}")
+    write_json(metrics, outputs.metrics)
     return summary
 
 
@@ -225,6 +311,7 @@ def main() -> None:
     parser.add_argument("dataset", type=Path, help="labeled data set (.parquet, .csv or .jsonl)")
     parser.add_argument("summary", type=Path, help="evaluation summary for the train stage (.json)")
     parser.add_argument("--examples", type=Path, help="written training examples (.parquet from `dataset`, .csv or .jsonl)")
+    parser.add_argument("--embeddings", type=Path, help="sentence embeddings of the texts (.npz from `embed`)")
     parser.add_argument("--metrics", type=Path, default=Path("models/metrics.json"))
     parser.add_argument("--plots", type=Path, default=Path("models/plots"))
     parser.add_argument("--errors", type=Path, default=Path("models/errors"))

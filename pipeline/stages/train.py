@@ -21,16 +21,20 @@ from pipeline.candidates import CandidateSettings, build
 from pipeline.config import Columns, Schema, load_params
 from pipeline.crossval import chosen_params, fitted_pipeline, group_params, load_training_tables, searched
 from pipeline.errors import InputError
+from pipeline.features import preload_embeddings
 from pipeline.metrics import Headline
 from pipeline.reuse import reused_fits
 from pipeline.modelcard import model_card
 from pipeline.models import save_model
 
 
-def train(dataset: Path, examples: Path | None, summary_path: Path, models: Path, params: dict) -> None:
+def train(dataset: Path, examples: Path | None, summary_path: Path, models: Path, params: dict,
+          embeddings: Path | None = None) -> None:
     schema = Schema.load(params["data"]["schema"])
     columns = Columns.from_params(params)
     settings = CandidateSettings.load(params["train"]["candidates"])
+    if embeddings:
+        preload_embeddings(embeddings, settings.embeddings["sha256"])
     candidates = {candidate.name: candidate for candidate in settings.candidates}
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
     table, extra = load_training_tables(dataset, examples, schema, columns)
@@ -60,12 +64,13 @@ def main() -> None:
     parser.add_argument("summary", type=Path, help="evaluation summary written by `evaluate` (.json)")
     parser.add_argument("models", type=Path, help="folder to write one model folder per task into")
     parser.add_argument("--examples", type=Path, help="written training examples (.parquet from `dataset`, .csv or .jsonl)")
+    parser.add_argument("--embeddings", type=Path, help="sentence embeddings of the texts (.npz from `embed`)")
     parser.add_argument("--params", type=Path, default=Path("configs/params.yaml"))
     args = parser.parse_args()
     args.models.mkdir(parents=True, exist_ok=True)
     try:
         with threadpool_limits(1), reused_fits():
-            train(args.dataset, args.examples, args.summary, args.models, load_params(args.params))
+            train(args.dataset, args.examples, args.summary, args.models, load_params(args.params), args.embeddings)
     except InputError as error:
         sys.exit(f"train: {error}")
 
