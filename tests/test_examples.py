@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import json
 import subprocess
 import sys
@@ -23,6 +25,7 @@ from pipeline.labels import check_examples
 SCHEMA = Schema.load(REPO / "configs/schema.yaml")
 SETTINGS = CandidateSettings.load(REPO / "configs/candidates.yaml")
 NGRAMS = next(c for c in SETTINGS.candidates if c.name == "logreg-ngrams")
+SEARCHED = replace(NGRAMS, grid={"classifier__C": [1.0, 10.0]})  # a grid that is searched, not fixed
 
 
 def examples(rows: int = 6, word: str = "zorblat") -> pd.DataFrame:
@@ -61,11 +64,11 @@ def test_the_inner_search_validates_on_corpus_rows_only(gold_table) -> None:
         return float(np.mean(estimator.predict(X) == y))
 
     written = examples()
-    model = searched(build(NGRAMS, SETTINGS, Columns(), seed=0, examples=written, task="bloc"), NGRAMS.grid, 2,
+    model = searched(build(SEARCHED, SETTINGS, Columns(), seed=0, examples=written, task="bloc"), SEARCHED.grid, 2,
                      recording_scorer)
     model.fit(gold_table, gold_table["bloc"].to_numpy(), groups=gold_table["doc"].to_numpy())
     assert scored and all(texts <= set(gold_table["text"]) for texts in scored)
-    assert set(chosen_params(model)) == set(NGRAMS.grid)
+    assert set(chosen_params(model)) == set(SEARCHED.grid)
     assert isinstance(fitted_pipeline(model), Pipeline)
     assert not isinstance(fitted_pipeline(model), WithExamples)
 
@@ -164,3 +167,10 @@ def test_evaluate_names_a_missing_or_mislabeled_examples_file(tmp_path, gold_tab
     assert wrong.returncode != 0 and "Traceback" not in wrong.stderr
     assert f"{tmp_path / 'written.csv'}: row 2: stance='pro' is not one of ['favor', 'against', 'none']" in wrong.stderr
     assert not (tmp_path / "e.json").exists()
+
+
+def test_a_one_value_grid_entry_is_set_not_searched() -> None:
+    model = searched(build(NGRAMS, SETTINGS, Columns(), seed=0), {"classifier__C": [5.0]}, 2, "accuracy")
+    assert isinstance(model, Pipeline) and model.get_params()["classifier__C"] == 5.0
+    search = searched(build(NGRAMS, SETTINGS, Columns(), seed=0), {"classifier__C": [5.0, 7.0]}, 2, "accuracy")
+    assert search.param_grid == {"classifier__C": [5.0, 7.0]}
