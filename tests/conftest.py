@@ -72,3 +72,24 @@ def trained_models(tmp_path_factory, gold_table) -> Path:
         model = build(candidate, settings, Columns(), seed=0).fit(gold_table, gold_table[task])
         save_model(model, folder / task, task, list(labels), ["text", "doc", "index"], f"# test model for {task}\n")
     return folder
+
+
+def register_in_temporary_store(folder: Path, tmp_path: Path) -> str:
+    """A model folder registered as `natostance-stance@champion` in a new SQLite MLflow store
+    under `tmp_path`; the store's URI."""
+    import mlflow
+
+    from pipeline import tracking
+
+    uri, previous = f"sqlite:///{tmp_path / 'mlflow.db'}", mlflow.get_tracking_uri()
+    try:
+        mlflow.set_tracking_uri(uri)
+        mlflow.create_experiment(tracking.EXPERIMENT, artifact_location=str(tmp_path / "artifacts"))
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("MLFLOW_TRACKING_URI", uri)
+            with tracking.configure().start_run() as run:
+                pass
+            tracking.register_champion(run.info.run_id, "stance", folder)
+    finally:
+        mlflow.set_tracking_uri(previous)
+    return uri

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import BIN, REPO, tool_env
+from conftest import BIN, REPO, register_in_temporary_store, tool_env
 
 
 def craft_models(models: Path, into: Path, marker: Path) -> Path:
@@ -75,23 +75,9 @@ def test_a_crafted_model_folder_is_refused_and_runs_nothing(trained_models, tmp_
 
 
 def test_a_crafted_model_in_the_registry_is_refused_and_runs_nothing(trained_models, tmp_path):
-    import mlflow
-
-    from pipeline import tracking
-
     marker = tmp_path / "ran"
     crafted = craft_models(trained_models, tmp_path / "crafted", marker)
-    uri, previous = f"sqlite:///{tmp_path / 'mlflow.db'}", mlflow.get_tracking_uri()
-    try:
-        mlflow.set_tracking_uri(uri)
-        mlflow.create_experiment(tracking.EXPERIMENT, artifact_location=str(tmp_path / "artifacts"))
-        with pytest.MonkeyPatch.context() as env:
-            env.setenv("MLFLOW_TRACKING_URI", uri)
-            with tracking.configure().start_run() as run:
-                pass
-            tracking.register_champion(run.info.run_id, "stance", crafted / "stance")
-    finally:
-        mlflow.set_tracking_uri(previous)
+    uri = register_in_temporary_store(crafted / "stance", tmp_path)
     result = subprocess.run(
         [BIN / "stance", "predict", "-", "--model", "models:/natostance-stance@champion", "--task", "stance"],
         input="NATO must not expand eastward.\n", cwd=REPO, env={**tool_env(), "MLFLOW_TRACKING_URI": uri},

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from conftest import BIN, REPO, tool_env
+from conftest import BIN, REPO, register_in_temporary_store, tool_env
 from pipeline.cli import app
 from pipeline.config import Schema
 
@@ -335,21 +335,7 @@ def test_tracebacks_do_not_show_local_variables():
 
 def test_mlflow_model_uri_from_a_temporary_store(trained_models, tmp_path):
     """A model registered in a temporary MLflow store predicts through the installed `stance`."""
-    import mlflow
-
-    from pipeline import tracking
-
-    uri, previous = f"sqlite:///{tmp_path / 'mlflow.db'}", mlflow.get_tracking_uri()
-    try:
-        mlflow.set_tracking_uri(uri)
-        mlflow.create_experiment(tracking.EXPERIMENT, artifact_location=str(tmp_path / "artifacts"))
-        with pytest.MonkeyPatch.context() as env:
-            env.setenv("MLFLOW_TRACKING_URI", uri)
-            with tracking.configure().start_run() as run:
-                pass
-            tracking.register_champion(run.info.run_id, "stance", trained_models / "stance")
-    finally:
-        mlflow.set_tracking_uri(previous)
+    uri = register_in_temporary_store(trained_models / "stance", tmp_path)
     out = tmp_path / "out.csv"
     result = subprocess.run(
         [BIN / "stance", "predict", "-", "--model", "models:/natostance-stance@champion", "--task", "stance", "-o", out],
