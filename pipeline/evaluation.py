@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from pipeline.crossval import FoldPredictions
 from pipeline.metrics import Headline, bootstrap_intervals, scores
 
 
@@ -20,13 +19,6 @@ class Evaluation:
     headline: float
     predicted: np.ndarray
     confidence: np.ndarray
-
-    @classmethod
-    def of(cls, gold: np.ndarray, predictions: FoldPredictions, labels: list[str], headline: Headline,
-           resamples: int, seed: int) -> "Evaluation":
-        """Of each row's most probable label."""
-        return cls.of_labels(gold, predictions.labels(), predictions.probabilities.max(axis=1), labels, headline,
-                             resamples, seed)
 
     @classmethod
     def of_labels(cls, gold: np.ndarray, predicted: np.ndarray, confidence: np.ndarray, labels: list[str],
