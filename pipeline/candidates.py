@@ -18,7 +18,9 @@ from sklearn.svm import LinearSVC
 from pipeline.config import Columns, ConfigError, load_yaml
 from pipeline.context import DocumentContext
 from pipeline.examples import WithExamples
-from pipeline.features import EnsureColumns, LexiconFeatures, MissingExtra, SentenceEmbeddings, embedding_model_dir
+from pipeline.encoder import MissingExtra, encoder_sha256
+from pipeline.speakers import parser_folder
+from pipeline.features import EnsureColumns, LexiconFeatures, SentenceEmbeddings
 from pipeline.reuse import ReusableTfidfVectorizer
 
 
@@ -38,6 +40,28 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class ModelSet:
+    """A set of task models that `dvc repro` trains: per task, the best of the candidates it admits."""
+
+    name: str
+    without: tuple[str, ...] = ()  # feature blocks its candidates must not use
+
+    def admits(self, candidate: Candidate) -> bool:
+        return not set(self.without) & set(candidate.features)
+
+    def folder(self, models: Path) -> Path:
+        """Where its task models are written: `models/` itself for the default set, else a subfolder."""
+        return models if self.name == DEFAULT_SET else models / self.name
+
+    def registered_name(self, task: str) -> str:
+        """Its task model's name in the MLflow registry."""
+        return f"natostance-{task}" if self.name == DEFAULT_SET else f"natostance-{self.name}-{task}"
+
+
+DEFAULT_SET = "default"
+
+
+@dataclass(frozen=True)
 class CandidateSettings:
     """configs/candidates.yaml, with the lexicons read from their data files."""
 
@@ -45,6 +69,8 @@ class CandidateSettings:
     lexicons: dict[str, list[str]]
     interactions: list[list[str]]
     embeddings: dict[str, Any]
+    parser: dict[str, Any] = field(default_factory=dict)
+    model_sets: tuple[ModelSet, ...] = (ModelSet(DEFAULT_SET),)
 
     @classmethod
     def load(cls, path: str | Path) -> "CandidateSettings":
@@ -62,13 +88,29 @@ class CandidateSettings:
             unknown = [category for category in pair if category not in lexicons]
             if unknown:
                 raise ConfigError(f"{path}: interaction {pair} names unknown categories {unknown}")
-        return cls(candidates, lexicons, list(map(list, raw.get("interactions") or [])), dict(raw.get("embeddings") or {}))
+        sets = tuple(ModelSet(name, tuple((spec or {}).get("without") or ())) for name, spec in
+                     (raw.get("model_sets") or {DEFAULT_SET: {}}).items())
+        if DEFAULT_SET not in [model_set.name for model_set in sets]:
+            raise ConfigError(f"{path}: model_sets has no '{DEFAULT_SET}' set")
+        for model_set in sets:
+            if not any(model_set.admits(candidate) for candidate in candidates):
+                raise ConfigError(f"{path}: model set '{model_set.name}' admits no candidate")
+        return cls(candidates, lexicons, list(map(list, raw.get("interactions") or [])), dict(raw.get("embeddings") or {}),
+                   dict(raw.get("parser") or {}), sets)
+
+    def encoder(self) -> str:
+        """The sha256 of the sentence encoder the `encoder` stage built (MissingExtra without one)."""
+        return encoder_sha256(Path(self.embeddings["encoder"]))
 
 
 def feature_block(name: str, settings: CandidateSettings, columns: Columns):
     """(name, transformer, columns) for a ColumnTransformer."""
     text = columns.text
-    context_columns = [text, columns.group, columns.order]
+    context = lambda parser: (
+        make_pipeline(DocumentContext(settings.lexicons, settings.interactions, text, columns.group, columns.order, parser),
+                      MaxAbsScaler()),
+        [text, columns.group, columns.order],
+    )
     blocks = {
         "words": lambda: (ReusableTfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2), text),
         "chars": lambda: (ReusableTfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, min_df=2, max_features=4000), text),
@@ -76,14 +118,9 @@ def feature_block(name: str, settings: CandidateSettings, columns: Columns):
             make_pipeline(LexiconFeatures(settings.lexicons, settings.interactions, text), MaxAbsScaler()),
             [text],
         ),
-        "context": lambda: (
-            make_pipeline(
-                DocumentContext(settings.lexicons, settings.interactions, text, columns.group, columns.order),
-                MaxAbsScaler(),
-            ),
-            context_columns,
-        ),
-        "embeddings": lambda: (SentenceEmbeddings(settings.embeddings["sha256"], text, settings.embeddings.get("batch_size", 64)), [text]),
+        "context": lambda: context(None),
+        "parsed-context": lambda: context(settings.parser),
+        "embeddings": lambda: (SentenceEmbeddings(settings.encoder(), text), [text]),
         "target": lambda: (OneHotEncoder(handle_unknown="ignore"), [columns.target]),
     }
     if name not in blocks:
@@ -112,7 +149,9 @@ def build(candidate: Candidate, settings: CandidateSettings, columns: Columns, s
     """The candidate's unfitted Pipeline; with written `examples`, wrapped so that every fit adds
     them, labeled by their column `task` (raises MissingExtra when an optional extra is absent)."""
     if "embeddings" in candidate.features:
-        embedding_model_dir()
+        settings.encoder()
+    if "parsed-context" in candidate.features:
+        parser_folder(settings.parser["package"])
     blocks = list(candidate.features) + (["target"] if columns.target and candidate.features else [])
     steps = []
     if blocks:
@@ -124,4 +163,4 @@ def build(candidate: Candidate, settings: CandidateSettings, columns: Columns, s
     return WithExamples(Pipeline(steps), examples, task)
 
 
-__all__ = ["Candidate", "CandidateSettings", "MissingExtra", "build"]
+__all__ = ["Candidate", "CandidateSettings", "MissingExtra", "ModelSet", "build"]

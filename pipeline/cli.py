@@ -164,6 +164,23 @@ MODEL_OPTION = typer.Option(
     help="Models directory (one subfolder per task), one model's folder, or an MLflow model URI such as"
     " models:/natostance-stance@champion or runs:/RUN/model; repeat to combine sources, one per task.",
 )
+def model_sources(sources: list[str], fast: bool) -> list[str]:
+    """The model sources to load: with `fast`, the fast set's subfolder of each models directory."""
+    if not fast:
+        return sources
+    uris = [source for source in sources if ":/" in source]
+    if uris:
+        raise InputError(f"{uris[0]}: --fast takes models directories; name a fast model's URI"
+                         " (models:/natostance-fast-<task>@champion) with --model instead")
+    return [str(Path(source) / FAST_SET) for source in sources]
+
+
+FAST_SET = "fast"  # the model set of configs/candidates.yaml without the sentence encoder
+FAST_OPTION = typer.Option(
+    False, "--fast",
+    help="Use the fast model set (the fast/ subfolder of each --model directory): no sentence encoder,"
+    " several times faster, somewhat less accurate (see README).",
+)
 TASK_OPTION = typer.Option(None, "--task", help="Predict only this task (stance, bloc, claim); repeatable.")
 TEXT_COLUMN_OPTION = typer.Option("text", "--text-column", help="Column of tables that holds the sentence.")
 ENCODING_OPTION = typer.Option("utf-8", "--encoding", help="Encoding of text inputs (.txt, .md, .csv, .tsv, .jsonl, -).")
@@ -180,6 +197,7 @@ def predict(
         None, "--output", "-o", help="Output file: .csv, .jsonl or .parquet (format from the extension); CSV on standard output without it."
     ),
     model: list[str] = MODEL_OPTION,
+    fast: bool = FAST_OPTION,
     task: list[str] = TASK_OPTION,
     text_column: str = TEXT_COLUMN_OPTION,
     probs: bool = typer.Option(False, "--probs", help="Add one probability column per class (stance_p_favor, ...)."),
@@ -205,7 +223,7 @@ replaced). A blank text gets empty labels. An output file appears only when the 
     check_output(output)
     settings = load_params(params)
     sources = Inputs.open(inputs, ReadOptions(text_column, encoding, batch_size), segmenter_factory(settings))
-    predictor = load_predictor(settings, model, task, text_column, probs)
+    predictor = load_predictor(settings, model_sources(model, fast), task, text_column, probs)
     try:
         predict_files(sources, output, predictor, batch_size, show_progress(quiet))
     except BrokenPipeError:  # the reader of standard output stopped early (`| head`)
@@ -220,6 +238,7 @@ replaced). A blank text gets empty labels. An output file appears only when the 
 def evaluate(
     file: str = typer.Argument(..., help="A table (.csv, .tsv, .jsonl, .parquet) with the text and gold label columns."),
     model: list[str] = MODEL_OPTION,
+    fast: bool = FAST_OPTION,
     task: list[str] = TASK_OPTION,
     text_column: str = TEXT_COLUMN_OPTION,
     encoding: str = ENCODING_OPTION,
@@ -243,7 +262,7 @@ def evaluate(
     if len(source.readers) != 1:
         raise InputError(f"{file}: a directory; give one file")
     tasks = gold_tasks(file, source.columns, Schema.load(settings["data"]["schema"]).tasks, task)
-    predictor = load_predictor(settings, model, tasks, text_column, probs=False)
+    predictor = load_predictor(settings, model_sources(model, fast), tasks, text_column, probs=False)
     results = evaluate_file(source, predictor, settings)
     console = Console()
     for table in score_tables(results):

@@ -4,8 +4,9 @@ News articles attribute a quotation once ("..., the minister said") and let it r
 several sentences, and sections open with a heading that names the party they present
 ("Moscow's view: ..."). `DocumentContext` follows a document in order and gives each sentence
 a voice: its own attributed speaker; failing that, the voice of the sentence before when it
-starts inside an open quotation or attributes to a pronoun; failing that, the party named in
-its section heading.
+starts inside an open quotation, opens a new one, or attributes to someone it does not name
+("he said": the voice of the sentence before, else the first actor it names); failing that, the
+party named in its section heading.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from pipeline.features import HEADING_PREFIX, SENTENCE_END, LexiconFeatures, column_values
+from pipeline.speakers import PRONOUN, parse_speakers
 
 OPENING_QUOTES = "“«„"
 CLOSING_QUOTES = "”»"
@@ -35,6 +37,11 @@ def heading_of(text: str) -> str | None:
     return None
 
 
+def opens_quotation(text: str) -> bool:
+    """Whether a sentence starts with a quotation (a quoted speaker often goes on in a new one)."""
+    return text.lstrip()[:1] in (*OPENING_QUOTES, STRAIGHT_QUOTE)
+
+
 def inside_quote_after(text: str, inside: bool) -> bool:
     """Whether a quotation is open after `text`, given whether one was open before it."""
     for char in text:
@@ -50,8 +57,10 @@ def inside_quote_after(text: str, inside: bool) -> bool:
 class DocumentContext(TransformerMixin, BaseEstimator):
     """Voice features of each sentence from its document context.
 
-    Features: the voice's bloc (one-hot over the lexicon's actor categories), where the voice
-    came from (`SOURCES`), the bloc named by the section heading, and the voice crossed with the
+    A sentence's own speaker is the actor next to an attribution cue (the lexicon rule), or, with
+    `parser` (`pipeline.speakers`: package and pinned digests), the speaker its dependency parse
+    names when it names an actor. Features: the voice's bloc (one-hot over the lexicon's actor
+    categories), where the voice came from (`SOURCES`), the bloc named by the section heading, and the voice crossed with the
     sentence's cue counts for every (actor, cue) pair in `interactions`. Rows are placed in
     their documents by `group_column` and `order_column`; a table without them (independent
     sentences) gets each sentence's own speaker only.
@@ -64,15 +73,19 @@ class DocumentContext(TransformerMixin, BaseEstimator):
         text_column: str = "text",
         group_column: str = "doc",
         order_column: str = "index",
+        parser: dict | None = None,
     ):
         self.lexicons = lexicons
         self.interactions = interactions
         self.text_column = text_column
         self.group_column = group_column
         self.order_column = order_column
+        self.parser = parser
 
     def fit(self, X, y=None):
         self.lexicon_ = LexiconFeatures(self.lexicons, self.interactions, self.text_column).fit(X)
+        if self.parser:
+            parse_speakers([], self.parser, self.lexicon_)  # a missing or changed parser fails the fit, not a later transform
         self.blocs_ = list(self.lexicon_.actors_)
         self.crossed_ = [(a, c) for a, c in self.interactions or [] if a in self.blocs_ and c not in self.blocs_]
         return self
@@ -104,24 +117,34 @@ class DocumentContext(TransformerMixin, BaseEstimator):
         lexical = self._lexical(texts) if lexical is None else lexical
         own = self._speakers(lexical)
         carries = lexical[self.lexicon_.attribution].to_numpy() > 0
+        if self.parser:
+            attributed = np.flatnonzero(carries)
+            parsed = parse_speakers([texts[row] for row in attributed], self.parser, self.lexicon_)
+            for row, speaker in zip(attributed, parsed):
+                if speaker == PRONOUN:  # "he said": the voice of the sentence before
+                    own[row] = None
+                elif speaker in self.blocs_:
+                    own[row] = speaker
         headings = [heading_of(text) for text in texts]
         heading_blocs = self._first_actors(self._lexical([heading or "" for heading in headings]))
         voices, sources, sections = [None] * len(texts), ["none"] * len(texts), [None] * len(texts)
+        named = self._first_actors(lexical)
         for rows in self._documents(X):
-            section, previous, inside = None, None, False
+            section, previous, referent, inside = None, None, None, False
             for row in rows:
                 if headings[row] is not None:
                     section = heading_blocs[row]
+                carried = previous if inside or carries[row] or opens_quotation(texts[row]) else None
                 if own[row]:
                     voice, source = own[row], "speaker"
-                elif previous and (inside or carries[row]):
-                    voice, source = previous, "carried"
+                elif carried or (carries[row] and referent):  # "he said" after a sentence naming him
+                    voice, source = carried or referent, "carried"
                 elif section:
                     voice, source = section, "section"
                 else:
                     voice, source = None, "none"
                 voices[row], sources[row], sections[row] = voice, source, section
-                inside, previous = inside_quote_after(texts[row], inside), voice
+                inside, previous, referent = inside_quote_after(texts[row], inside), voice, voice or named[row]
         return pd.DataFrame({"voice": voices, "source": sources, "section": sections}, dtype=object)
 
     def _documents(self, X) -> list[list[int]]:

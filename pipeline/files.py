@@ -13,6 +13,13 @@ from typing import Any
 from pipeline.errors import InputError
 
 
+def current_umask() -> int:
+    """The process's file mode creation mask (reading it means setting it: it is set back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `target`; rename it onto `target` only on success."""
@@ -22,9 +29,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(handle)
     temporary = Path(temporary)
-    umask = os.umask(0)
-    os.umask(umask)
-    temporary.chmod(0o666 & ~umask)  # mkstemp's 0600 would make the output private
+    temporary.chmod(0o666 & ~current_umask())  # mkstemp's 0600 would make the output private
     try:
         yield temporary
         os.replace(temporary, target)

@@ -3,7 +3,7 @@
 thinc (under spaCy) and scikit-learn's array-API shims (which skops reaches) import PyTorch
 whenever it is installed (explosion/thinc#894), and that costs seconds in every process,
 though a blank spaCy pipeline and a skops model need none of it. PyTorch comes with the
-embeddings extra; the embeddings candidate imports it itself, through sentence-transformers.
+encoder extra, and only the `encoder` stage imports it.
 """
 
 from __future__ import annotations

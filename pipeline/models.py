@@ -19,6 +19,7 @@ from pipeline.errors import InputError
 from pipeline.imports import without_torch
 
 MLMODEL = "MLmodel"
+ENCODER = "encoder"  # the sentence encoder's folder, inside a model folder or beside it
 
 # Every type in a model this project trains that skops does not trust by default. Loading trusts
 # exactly these, whatever a model folder's own files say; `save_model` refuses to write a model
@@ -133,6 +134,7 @@ def load_folder(folder: Path, source: str | None = None) -> TaskModel:
         io = skops_io()
         types = trusted(io.get_untrusted_types(file=path), f"{source}/{path.name}" if source else str(path))
         estimator = io.load(path, trusted=types)
+        load_encoders(estimator, folder, source or str(folder))
     except FileNotFoundError as missing:
         raise InputError(f"{source or folder}: not a model folder ({Path(missing.filename).name} is missing)") from None
     except InputError:
@@ -140,6 +142,34 @@ def load_folder(folder: Path, source: str | None = None) -> TaskModel:
     except Exception as error:  # a damaged file surfaces as many exception types
         raise InputError(f"{source or folder}: cannot load the model ({type(error).__name__}: {error})".splitlines()[0]) from None
     return TaskModel(task, labels, estimator, source or str(folder))
+
+
+def encoders_used(estimator) -> set[str]:
+    """The digests of the sentence encoders a model's embedding features run."""
+    from pipeline.features import SentenceEmbeddings
+
+    values = estimator.get_params(deep=True).values() if hasattr(estimator, "get_params") else []
+    return {value.encoder for value in values if isinstance(value, SentenceEmbeddings)}
+
+
+def load_encoders(estimator, folder: Path, source: str) -> None:
+    """Load the sentence encoder a model needs from its folder's `encoder/` (a model downloaded
+    from MLflow) or the `encoder/` beside it (`models/encoder`); a one-line error without it."""
+    from pipeline import encoder
+
+    needed = encoders_used(estimator)
+    if not needed:
+        return
+    found = set()
+    for place in (folder / ENCODER, folder.parent / ENCODER):
+        if (place / encoder.MANIFEST).is_file():
+            try:
+                found.add(encoder.register(place))
+            except encoder.MissingExtra as missing:
+                raise InputError(f"{source}: {missing}") from None
+    for sha256 in sorted(needed - found):
+        raise InputError(f"{source}: needs the sentence encoder {sha256[:12]}…, found neither in its folder"
+                         f" nor beside it ({ENCODER}/; run `dvc repro`)")
 
 
 def load_uri(uri: str) -> TaskModel:

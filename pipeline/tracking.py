@@ -87,12 +87,14 @@ def log_candidate(
         return run.info.run_id
 
 
-def register_champion(run_id: str, task: str, folder) -> str:
-    """Log a saved model folder into its candidate's run, register it and point `champion` at it."""
+def register_champion(run_id: str, name: str, folder, encoder=None) -> str:
+    """Log a saved model folder (with the sentence `encoder` folder it runs, if any, as its
+    `encoder/`) into its candidate's run, register it as `name` and point `champion` at it."""
     mlflow = configure()
-    name = f"{REGISTERED_PREFIX}{task}"
     with mlflow.start_run(run_id=run_id):
         mlflow.log_artifacts(str(folder), artifact_path="model")
+        if encoder is not None:
+            mlflow.log_artifacts(str(encoder), artifact_path="model/encoder")
         mlflow.set_tag("champion", "true")
     version = mlflow.register_model(f"runs:/{run_id}/model", name).version
     mlflow.MlflowClient().set_registered_model_alias(name, CHAMPION, version)

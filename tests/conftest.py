@@ -74,9 +74,9 @@ def trained_models(tmp_path_factory, gold_table) -> Path:
     return folder
 
 
-def register_in_temporary_store(folder: Path, tmp_path: Path) -> str:
-    """A model folder registered as `natostance-stance@champion` in a new SQLite MLflow store
-    under `tmp_path`; the store's URI."""
+def register_in_temporary_store(folder: Path, tmp_path: Path, encoder: Path | None = None) -> str:
+    """A model folder (with the sentence `encoder` it runs, if any) registered as
+    `natostance-stance@champion` in a new SQLite MLflow store under `tmp_path`; the store's URI."""
     import mlflow
 
     from pipeline import tracking
@@ -89,7 +89,7 @@ def register_in_temporary_store(folder: Path, tmp_path: Path) -> str:
             env.setenv("MLFLOW_TRACKING_URI", uri)
             with tracking.configure().start_run() as run:
                 pass
-            tracking.register_champion(run.info.run_id, "stance", folder)
+            tracking.register_champion(run.info.run_id, "natostance-stance", folder, encoder)
     finally:
         mlflow.set_tracking_uri(previous)
     return uri

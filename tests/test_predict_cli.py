@@ -378,3 +378,39 @@ def test_evaluate_needs_gold_columns_with_known_labels(trained_models, tmp_path)
     assert_one_line_error(stance("evaluate", plain, "--model", trained_models), ["plain.csv", "no gold label column"])
     odd = write_table(table_of_sentences().assign(stance=["favor", "pro", "none"]), tmp_path / "odd.csv")
     assert_one_line_error(stance("evaluate", odd, "--model", trained_models), ["odd.csv", "row 2", "'pro'"])
+
+
+@pytest.fixture(scope="module")
+def models_with_fast_set(trained_models, tmp_path_factory, gold_table) -> Path:
+    """A models directory whose `fast/` set holds majority-class models (easy to tell apart)."""
+    from pipeline.candidates import CandidateSettings, build
+    from pipeline.config import Columns
+    from pipeline.models import save_model
+
+    folder = tmp_path_factory.mktemp("sets") / "models"
+    shutil.copytree(trained_models, folder)
+    settings = CandidateSettings.load(REPO / "configs/candidates.yaml")
+    majority = next(c for c in settings.candidates if not c.features)
+    (folder / "fast").mkdir()
+    for task, labels in SCHEMA.items():
+        model = build(majority, settings, Columns(), seed=0)
+        model.fit(gold_table, gold_table[task])
+        save_model(model, folder / "fast" / task, task, list(labels), ["text", "doc", "index"], "# fast test model\n")
+    return folder
+
+
+def test_fast_chooses_the_fast_model_set(models_with_fast_set, gold_table):
+    sentences = "\n".join(SENTENCES) + "\n"
+    default = stance("predict", "-", "--model", models_with_fast_set, "-q", input=sentences)
+    fast = stance("predict", "-", "--model", models_with_fast_set, "--fast", "-q", input=sentences)
+    assert default.exit_code == fast.exit_code == 0
+    default_labels, fast_labels = (pd.read_csv(pd.io.common.StringIO(r.stdout)) for r in (default, fast))
+    assert fast_labels["stance"].tolist() == [gold_table["stance"].mode()[0]] * len(SENTENCES)
+    assert default_labels["stance"].tolist() != fast_labels["stance"].tolist()
+
+
+def test_fast_takes_directories_not_uris(models_with_fast_set):
+    result = stance("predict", "-", "--model", "models:/natostance-stance@champion", "--fast", "-q", input="NATO.\n")
+    assert result.exit_code == 2
+    assert result.output.strip() == ("error: models:/natostance-stance@champion: --fast takes models directories;"
+                                     " name a fast model's URI (models:/natostance-fast-<task>@champion) with --model instead")

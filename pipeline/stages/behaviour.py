@@ -1,7 +1,7 @@
 """Stage `behaviour`: run the trained models on the behaviour suite (`labels/behaviour.yaml`).
 
-Writes the pass rate per capability as DVC metrics, every case with its predicted labels as a
-table, and logs the pass rates on the MLflow parent run of the evaluation that chose the models.
+Writes the pass rate per model set and capability as DVC metrics, every case with each set's
+predicted labels as a table, and logs the pass rates on the MLflow parent run of the evaluation that chose the models.
 It measures; it never trains or chooses.
 """
 
@@ -12,7 +12,10 @@ import json
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 from pipeline import tracking
+from pipeline.candidates import DEFAULT_SET, CandidateSettings
 from pipeline.behaviour import load_suite, pass_rates, run
 from pipeline.config import Schema, load_params
 from pipeline.errors import InputError
@@ -21,20 +24,29 @@ from pipeline.predict import load_predictor
 
 
 def behaviour(models: Path, suite: Path, summary: Path, metrics: Path, cases: Path, params: dict) -> dict:
+    """Run every model set of configs/candidates.yaml on the suite; its pass rates per capability."""
     schema = Schema.load(params["data"]["schema"])
-    predictor = load_predictor(params, [str(models)], None, "text", False)
-    results = run(load_suite(suite, schema.tasks), predictor)
-    rates = pass_rates(results)
+    settings = CandidateSettings.load(params["train"]["candidates"])
+    suite_cases = load_suite(suite, schema.tasks)
+    rates, tables = {}, []
+    for model_set in settings.model_sets:
+        predictor = load_predictor(params, [str(model_set.folder(models))], None, "text", False)
+        results = run(suite_cases, predictor)
+        rates[model_set.name] = pass_rates(results)
+        tables.append(results.assign(model_set=model_set.name))
     write_json(rates, metrics)
     cases.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(cases) as temporary:
-        results.to_csv(temporary, index=False)
+        pd.concat(tables, ignore_index=True).to_csv(temporary, index=False)
     parent = json.loads(summary.read_text(encoding="utf-8"))["parent_run_id"]
     mlflow = tracking.configure()
     with mlflow.start_run(run_id=parent):
-        mlflow.log_metrics({f"behaviour.{name}": entry["rate"] for name, entry in rates.items()})
-    for name, entry in rates.items():
-        print(f"behaviour: {name:28s} {entry['passed']:3d}/{entry['cases']:3d} {entry['rate']:.2f}")
+        mlflow.log_metrics({f"behaviour.{name}" if model_set == DEFAULT_SET else f"behaviour.{model_set}.{name}": entry["rate"]
+                            for model_set, set_rates in rates.items() for name, entry in set_rates.items()})
+    for name in rates[DEFAULT_SET]:
+        figures = "  ".join(f"{model_set} {set_rates[name]['passed']:3d}/{set_rates[name]['cases']:3d}"
+                            for model_set, set_rates in rates.items())
+        print(f"behaviour: {name:28s} {figures}")
     return rates
 
 

@@ -1,4 +1,5 @@
-"""Stage `embed`: the MiniLM sentence embedding of every distinct training text, computed once.
+"""Stage `embed`: the sentence embedding of every distinct training text, computed once by the
+encoder of the `encoder` stage.
 
 `evaluate` and `train` fit embedding candidates many times in several processes; with this file
 each process reads the vectors instead of encoding the texts again. Without the `embeddings`
@@ -18,7 +19,8 @@ from pipeline.candidates import CandidateSettings
 from pipeline.config import Columns, Schema, load_params
 from pipeline.crossval import load_training_tables
 from pipeline.errors import InputError
-from pipeline.features import MissingExtra, SentenceEmbeddings, embedding_model_dir
+from pipeline.encoder import MissingExtra
+from pipeline.features import SentenceEmbeddings
 from pipeline.files import atomic_path
 
 
@@ -29,15 +31,14 @@ def embed(dataset: Path, examples: Path | None, output: Path, params: dict) -> N
     table, extra = load_training_tables(dataset, examples, schema, columns)
     texts = sorted({*table[columns.text].astype(str), *extra[columns.text].astype(str)})
     try:
-        embedding_model_dir()
-        encoder = SentenceEmbeddings(settings.embeddings["sha256"], "text", settings.embeddings.get("batch_size", 64))
-        vectors = encoder.transform(pd.DataFrame({"text": texts}))
+        encoder = settings.encoder()
+        vectors = SentenceEmbeddings(encoder, "text").transform(pd.DataFrame({"text": texts}))
     except MissingExtra as missing:
         print(f"embed: no embeddings: {missing}", file=sys.stderr)
-        texts, vectors = [], np.zeros((0, 0), dtype=np.float32)
+        encoder, texts, vectors = "", [], np.zeros((0, 0), dtype=np.float32)
     output.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(output) as temporary, open(temporary, "wb") as file:
-        np.savez(file, texts=np.asarray(texts, dtype=str), vectors=vectors, sha256=settings.embeddings["sha256"])
+        np.savez(file, texts=np.asarray(texts, dtype=str), vectors=vectors, sha256=encoder)
     print(f"embed: {len(texts)} texts -> {output}")
 
 

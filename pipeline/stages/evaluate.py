@@ -32,7 +32,7 @@ from sklearn.model_selection import LeaveOneGroupOut
 from threadpoolctl import threadpool_limits
 
 from pipeline import tracking
-from pipeline.candidates import Candidate, CandidateSettings, MissingExtra, build
+from pipeline.candidates import DEFAULT_SET, Candidate, CandidateSettings, MissingExtra, ModelSet, build
 from pipeline.config import Columns, Schema, load_params
 from pipeline.consistency import consistent_labels
 from pipeline.crossval import FoldPredictions, cross_validated, load_training_tables, passage_splits, searched
@@ -149,7 +149,7 @@ def evaluate_candidate(candidate: Candidate, study: Study) -> dict[str, Candidat
     """The outcomes of one candidate for every task it can be fit on, under every protocol."""
     results = {}
     if "embeddings" in candidate.features:
-        preload_embeddings(study.embeddings, study.settings.embeddings["sha256"])
+        preload_embeddings(study.embeddings)
     with one_worker():
         for task in study.schema.tasks:
             started = time.perf_counter()
@@ -185,6 +185,18 @@ def consistent_evaluations(study: Study, chosen: dict[str, CandidateResult]) -> 
             confidence = probabilities[task][np.arange(len(predicted)), columns]
             evaluations[task][protocol] = study.evaluation(task, protocol, predicted, confidence)
     return evaluations
+
+
+def choose(study: Study, ranked: dict[str, list[CandidateResult]], model_set: ModelSet) -> dict[str, CandidateResult]:
+    """Per task, the candidate of `model_set` with the best headline under the choosing protocol
+    (the first of the best in the order of configs/candidates.yaml)."""
+    chosen = {}
+    for task, results in ranked.items():
+        admitted = [result for result in results if model_set.admits(result.candidate)]
+        if not admitted:
+            raise InputError(f"{task}: no candidate of the model set '{model_set.name}' could be evaluated")
+        chosen[task] = max(admitted, key=lambda result: result.headline(study.choosing))
+    return chosen
 
 
 def protocol_summary(evaluation: Evaluation, labels: list[str]) -> dict:
@@ -273,35 +285,43 @@ def evaluate(dataset: Path, examples_path: Path | None, params: dict, outputs: a
                 by_task[task][result.candidate.name] = result
     # In the order of configs/candidates.yaml, so that the first of the best wins a tie.
     ranked = {task: [results[c.name] for c in settings.candidates if c.name in results] for task, results in by_task.items()}
-    for task, results in ranked.items():
-        if not results:
-            raise InputError(f"{task}: no candidate could be evaluated")
-    chosen = {task: max(results, key=lambda result: result.headline(study.choosing)) for task, results in ranked.items()}
-    consistent = consistent_evaluations(study, chosen)
-    summary: dict = {"parent_run_id": parent_id, "tasks": {}}
-    metrics: dict = {}
-    for task in tasks:
-        labels, headline = study.task(task)
-        name, gold = chosen[task].candidate.name, study.gold(task, "seeds")
-        seeds = consistent[task]["seeds"]
-        write_csv(seeds.confusion_pairs(gold), outputs.plots / f"confusion-{task}.csv")
-        write_csv(seeds.errors(table, gold, error_columns, section["errors"]), outputs.errors / f"{task}.csv")
-        metrics[task] = {
-            "chosen": name,
-            "headline_metric": headline.metric,
-            "chosen_by": study.choosing,
-            **{protocol: protocol_summary(consistent[task][protocol], labels) for protocol in study.protocols},
-            "candidates": {r.candidate.name: {p: round(r.headline(p), 4) for p in study.protocols} for r in ranked[task]},
-        }
-        summary["tasks"][task] = {
-            **metrics[task],
-            "run_id": run_ids[task, name],
-            "rows": len(table),
-            "written_examples": len(examples),
-            "groups": int(pd.Series(study.groups).nunique()),
-            "label_counts": table[task].value_counts().to_dict(),
-        }
-        print(f"evaluate: {task} chose {name} by {study.choosing}")
+    summary: dict = {"parent_run_id": parent_id, "sets": {}}
+    metrics: dict = {task: {} for task in tasks}
+    for model_set in settings.model_sets:
+        chosen = choose(study, ranked, model_set)
+        consistent = consistent_evaluations(study, chosen)
+        summary["sets"][model_set.name] = {}
+        for task in tasks:
+            labels, headline = study.task(task)
+            name = chosen[task].candidate.name
+            entry = {
+                "chosen": name,
+                "headline_metric": headline.metric,
+                "chosen_by": study.choosing,
+                **{protocol: protocol_summary(consistent[task][protocol], labels) for protocol in study.protocols},
+            }
+            admitted = [r for r in ranked[task] if model_set.admits(r.candidate)]
+            summary["sets"][model_set.name][task] = {
+                **entry,
+                "candidates": {r.candidate.name: {p: round(r.headline(p), 4) for p in study.protocols} for r in admitted},
+                "run_id": run_ids[task, name],
+                "rows": len(table),
+                "written_examples": len(examples),
+                "groups": int(pd.Series(study.groups).nunique()),
+                "label_counts": table[task].value_counts().to_dict(),
+            }
+            print(f"evaluate: {model_set.name}: {task} chose {name} by {study.choosing}")
+            if model_set.name != DEFAULT_SET:
+                metrics[task][model_set.name] = entry
+                continue
+            gold, seeds = study.gold(task, "seeds"), consistent[task]["seeds"]
+            write_csv(seeds.confusion_pairs(gold), outputs.plots / f"confusion-{task}.csv")
+            write_csv(seeds.errors(table, gold, error_columns, section["errors"]), outputs.errors / f"{task}.csv")
+            metrics[task] = {
+                **entry,
+                "candidates": {r.candidate.name: {p: round(r.headline(p), 4) for p in study.protocols} for r in ranked[task]},
+                **metrics[task],
+            }
     write_json(metrics, outputs.metrics)
     return summary
 

@@ -1,9 +1,11 @@
-"""Stage `train`: refit each task's chosen candidate on all labels, save it, register it.
+"""Stage `train`: refit each task's chosen candidate of every model set on all labels, save it,
+register it.
 
 The candidate is the one `evaluate` chose; its hyper-parameters are searched once more by a
-grouped cross-validation over all labels. Each model is written to `models/<task>/` (MLflow
-model, skops format, with a model card) and registered in MLflow as `natostance-<task>` with
-the alias `champion`.
+grouped cross-validation over all labels. The default set's models are written to
+`models/<task>/`, another set's to `models/<set>/<task>/` (MLflow model, skops format, with a
+model card) and registered in MLflow as `natostance-<task>` (`natostance-<set>-<task>`) with the
+alias `champion`; a model with embedding features is registered with its sentence encoder.
 """
 
 from __future__ import annotations
@@ -34,28 +36,34 @@ def train(dataset: Path, examples: Path | None, summary_path: Path, models: Path
     columns = Columns.from_params(params)
     settings = CandidateSettings.load(params["train"]["candidates"])
     if embeddings:
-        preload_embeddings(embeddings, settings.embeddings["sha256"])
+        preload_embeddings(embeddings)
     candidates = {candidate.name: candidate for candidate in settings.candidates}
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
     table, extra = load_training_tables(dataset, examples, schema, columns)
-    groups = table[columns.group].to_numpy()
-    for task, labels in schema.tasks.items():
-        labels = list(labels)
-        chosen = summary["tasks"][task]
-        candidate = candidates[chosen["chosen"]]
-        headline = Headline.from_params(task, params)
-        model = searched(build(candidate, settings, columns, params["seed"], extra, task), candidate.grid,
-                         params["train"]["inner_folds"], headline.scorer(labels))
-        model.fit(table, table[task].to_numpy(), **group_params(groups, model))
-        best_params, estimator = chosen_params(model), fitted_pipeline(model)
-        started = time.perf_counter()
-        estimator.predict_proba(table)
-        speed = len(table) / (time.perf_counter() - started)
-        card = model_card(task, labels, chosen, best_params, columns)
-        save_model(estimator, models / task, task, labels, columns.inputs(), card)
-        version = tracking.register_champion(chosen["run_id"], task, models / task)
-        print(f"train: {task}: {candidate.name} {best_params} -> {models / task}, {version} @champion,"
-              f" {speed:,.0f} sentences/s")
+    for model_set in settings.model_sets:
+        folder = model_set.folder(models)
+        folder.mkdir(parents=True, exist_ok=True)
+        for task, labels in schema.tasks.items():
+            entry = summary["sets"][model_set.name][task]
+            train_task(task, list(labels), entry, candidates[entry["chosen"]], folder / task,
+                       model_set.registered_name(task), table, extra, settings, columns, params)
+
+
+def train_task(task: str, labels: list[str], entry: dict, candidate, target: Path, registered: str, table, extra,
+               settings: CandidateSettings, columns: Columns, params: dict) -> None:
+    """Refit one task's chosen candidate on all labels, save it to `target` and register it."""
+    headline = Headline.from_params(task, params)
+    model = searched(build(candidate, settings, columns, params["seed"], extra, task), candidate.grid,
+                     params["train"]["inner_folds"], headline.scorer(labels))
+    model.fit(table, table[task].to_numpy(), **group_params(table[columns.group].to_numpy(), model))
+    best_params, estimator = chosen_params(model), fitted_pipeline(model)
+    started = time.perf_counter()
+    estimator.predict_proba(table)
+    speed = len(table) / (time.perf_counter() - started)
+    save_model(estimator, target, task, labels, columns.inputs(), model_card(task, labels, entry, best_params, columns))
+    encoder = Path(settings.embeddings["encoder"]) if "embeddings" in candidate.features else None
+    version = tracking.register_champion(entry["run_id"], registered, target, encoder)
+    print(f"train: {task}: {candidate.name} {best_params} -> {target}, {version} @champion, {speed:,.0f} sentences/s")
 
 
 def main() -> None:

@@ -1,0 +1,137 @@
+"""The sentence encoder at prediction time: all-MiniLM-L6-v2 as an int8 ONNX graph, run by ONNX
+Runtime with the `tokenizers` library, no PyTorch, one sentence per run (a text's vector never
+depends on the others of its batch), on as many threads as there are cores.
+
+The `encoder` stage (`pipeline.stages.encoder`) writes an encoder folder: `model.onnx`,
+`tokenizer.json` and `encoder.json` (the sha256 of both files and the tokenizer's settings).
+An encoder is named by the sha256 of its `model.onnx`: a model that uses one holds that digest,
+and finds the encoder in a folder registered with `register` (by `pipeline.models` when it
+loads a model folder with its encoder beside or inside it). A folder is read once and checked
+against its digests before ONNX Runtime sees it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.errors import InputError
+
+MANIFEST = "encoder.json"
+GRAPH = "model.onnx"
+TOKENIZER = "tokenizer.json"
+DEFAULT_FOLDER = Path("models/encoder")
+
+
+class MissingExtra(RuntimeError):
+    """An optional dependency of a candidate is not installed, or the encoder was not built."""
+
+
+def require_runtime() -> None:
+    """Raise MissingExtra unless ONNX Runtime and tokenizers are installed (nothing imported)."""
+    for module in ("onnxruntime", "tokenizers"):
+        if importlib.util.find_spec(module) is None:
+            raise MissingExtra(f"the embeddings extra is not installed (no {module}): pip install 'natostance[embeddings]'")
+
+
+def read_manifest(folder: Path) -> dict:
+    """An encoder folder's `encoder.json`; MissingExtra when the folder holds no encoder."""
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        raise MissingExtra(f"{folder}: no sentence encoder (run `dvc repro encoder`)")
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    if "missing" in manifest:
+        raise MissingExtra(f"{folder}: no sentence encoder: {manifest['missing']}")
+    return manifest
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@dataclass
+class OnnxEncoder:
+    """Mean-pooled, L2-normalised sentence vectors from a transformer graph."""
+
+    session: Any
+    tokenizer: Any
+    sha256: str
+
+    @classmethod
+    def load(cls, folder: Path) -> "OnnxEncoder":
+        """The encoder of `folder`, its files checked against the digests of its manifest."""
+        require_runtime()
+        import onnxruntime
+        from tokenizers import Tokenizer
+
+        manifest = read_manifest(folder)
+        graph, tokenizer = (Path(folder) / GRAPH).read_bytes(), (Path(folder) / TOKENIZER).read_bytes()
+        for name, data in ((GRAPH, graph), (TOKENIZER, tokenizer)):
+            if digest(data) != manifest["sha256"][name]:
+                raise InputError(f"{Path(folder) / name}: sha256 {digest(data)} is not the one its {MANIFEST} names")
+        text_tokenizer = Tokenizer.from_str(tokenizer.decode("utf-8"))
+        text_tokenizer.no_padding()
+        text_tokenizer.enable_truncation(max_length=int(manifest["max_tokens"]))
+        options = onnxruntime.SessionOptions()
+        options.log_severity_level = 3
+        options.intra_op_num_threads = 1  # one short sentence per run: a second thread inside it only waits (measured)
+        session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        return cls(session, text_tokenizer, manifest["sha256"][GRAPH])
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """(texts, dimensions) float32 vectors. Each text runs alone (int8 dynamic quantization
+        scales activations by the range of the whole input, so in a padded batch a text's vector
+        would depend on the texts beside it), on one thread per core."""
+        vectors = np.empty((len(texts), self.session.get_outputs()[0].shape[-1]), dtype=np.float32)
+        encodings = self.tokenizer.encode_batch(texts)
+        threads = max(1, min(os.cpu_count() or 1, len(texts)))
+
+        def run(rows: range) -> None:
+            for row in rows:
+                ids = np.array([encodings[row].ids], dtype=np.int64)
+                (hidden,) = self.session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids),
+                                                    "token_type_ids": np.zeros_like(ids)})
+                pooled = hidden[0].mean(axis=0)
+                vectors[row] = pooled / np.linalg.norm(pooled)
+
+        with ThreadPoolExecutor(threads) as pool:  # ONNX Runtime runs a session from several threads at once
+            list(pool.map(run, [range(start, len(texts), threads) for start in range(threads)]))
+        return vectors
+
+
+_REGISTERED: dict[str, OnnxEncoder] = {}
+
+
+def register(folder: Path) -> str:
+    """Load the encoder of `folder` for this process; its sha256."""
+    sha256 = read_manifest(folder)["sha256"][GRAPH]
+    if sha256 not in _REGISTERED:
+        _REGISTERED[sha256] = OnnxEncoder.load(folder)
+    return sha256
+
+
+def encoder(sha256: str) -> OnnxEncoder:
+    """The registered encoder with this digest, or the one the `encoder` stage built in
+    `models/encoder` when it is that one."""
+    if sha256 not in _REGISTERED:
+        try:
+            register(DEFAULT_FOLDER)
+        except MissingExtra:
+            pass
+    if sha256 not in _REGISTERED:
+        raise MissingExtra(f"no sentence encoder with sha256 {sha256[:12]}… beside the model (run `dvc repro`)")
+    return _REGISTERED[sha256]
+
+
+def encoder_sha256(folder: Path) -> str:
+    """The digest an encoder folder's manifest gives its graph (MissingExtra without one)."""
+    require_runtime()
+    return read_manifest(folder)["sha256"][GRAPH]
