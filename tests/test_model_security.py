@@ -109,3 +109,14 @@ def test_training_refuses_to_save_a_model_with_a_type_outside_the_list(gold_tabl
     with pytest.raises(InputError, match="lowercase"):
         save_model(model, tmp_path / "stance", "stance", ["favor", "against", "none"], ["text"], "# card\n")
     assert not (tmp_path / "stance").exists()
+
+
+def test_a_model_naming_another_parser_package_is_refused(tmp_path):
+    """A model folder names its dependency parser; only the project's own package is ever read."""
+    from pipeline.context import DocumentContext
+    from pipeline.errors import InputError
+    from pipeline.models import load_resources
+
+    model = DocumentContext({"actor:west": ["nato"]}, [], parser={"package": "pipeline", "sha256": "0" * 64})
+    with pytest.raises(InputError, match="refused: 'pipeline' is not a parser natostance uses"):
+        load_resources(model, tmp_path, "crafted")

@@ -37,7 +37,7 @@ from pipeline.config import Columns, Schema, load_params
 from pipeline.consistency import consistent_labels
 from pipeline.crossval import FoldPredictions, cross_validated, load_training_tables, passage_splits, searched
 from pipeline.errors import InputError
-from pipeline.evaluation import Evaluation
+from pipeline.evaluation import Evaluation, prediction_speed
 from pipeline.features import preload_embeddings
 from pipeline.files import atomic_path, write_json
 from pipeline.metrics import Headline, f_avg_at_share
@@ -57,10 +57,11 @@ class Outcome:
 
 @dataclass
 class CandidateResult:
-    """One candidate's outcomes for one task, per protocol."""
+    """One candidate's outcomes for one task, per protocol, and its prediction speed."""
 
     candidate: Candidate
     outcomes: dict[str, Outcome]
+    sentences_per_second: float
 
     def headline(self, protocol: str) -> float:
         return self.outcomes[protocol].evaluation.headline
@@ -126,6 +127,13 @@ class Study:
         rows = slice(len(self.table), None)
         return FoldPredictions(every.probabilities[rows], every.classes, every.predict_seconds, every.fold_params)
 
+    def speed(self, candidate: Candidate) -> float:
+        """Sentences per second the candidate predicts, fitted on the corpus for the first task, on
+        corpus sentences made distinct (no per-text cache helps: every feature is computed)."""
+        task = next(iter(self.schema.tasks))
+        model = build(candidate, self.settings, self.columns, self.params["seed"]).fit(self.table, self.table[task])
+        return prediction_speed(model, self.table, self.columns.text, self.params["seed"])
+
     def evaluation(self, task: str, protocol: str, predicted: np.ndarray, confidence: np.ndarray) -> Evaluation:
         """Metrics of predicted labels, with F_avg at the seeds' share of stance-taking sentences too."""
         labels, headline = self.task(task)
@@ -151,6 +159,11 @@ def evaluate_candidate(candidate: Candidate, study: Study) -> dict[str, Candidat
     if "embeddings" in candidate.features:
         preload_embeddings(study.embeddings)
     with one_worker():
+        try:
+            speed = study.speed(candidate)
+        except MissingExtra as missing:
+            print(f"evaluate: skipping {candidate.name}: {missing}", file=sys.stderr)
+            return results
         for task in study.schema.tasks:
             started = time.perf_counter()
             outcomes = {}
@@ -166,8 +179,8 @@ def evaluate_candidate(candidate: Candidate, study: Study) -> dict[str, Candidat
                 print(f"evaluate: skipping {task}/{candidate.name}: cannot be fit on these folds: {unfit}",
                       file=sys.stderr)
                 continue
-            results[task] = CandidateResult(candidate, outcomes)
-            figures = " ".join(f"{p}={o.evaluation.headline:.3f}" for p, o in outcomes.items())
+            results[task] = CandidateResult(candidate, outcomes, speed)
+            figures = " ".join(f"{p}={o.evaluation.headline:.3f}" for p, o in outcomes.items()) + f" {speed:,.0f}/s"
             print(f"evaluate: {task + '/' + candidate.name:48s} {figures} ({time.perf_counter() - started:.1f} s)",
                   flush=True)
     return results
@@ -236,8 +249,7 @@ def log_candidate(parent_id: str, task: str, result: CandidateResult, gold, labe
 
     name, seeds = f"{task}/{result.candidate.name}", result.outcomes["seeds"]
     figure = confusion_figure(gold, seeds.evaluation.predicted, labels, f"{name} (leave-one-document-out)")
-    speed = len(gold) / max(seeds.predictions.predict_seconds, 1e-9)
-    metrics = {"sentences_per_second": speed}
+    metrics = {"sentences_per_second": result.sentences_per_second}
     for protocol, outcome in result.outcomes.items():
         metrics.update(outcome.evaluation.flat_metrics(protocol))
         metrics[f"headline.{protocol}"] = outcome.evaluation.headline
