@@ -195,14 +195,15 @@ start, end, date and text; tables (.csv, .tsv, .jsonl, .parquet) have one senten
 keep all their columns.
 
     The output has the union of the inputs' columns, an input_file column when there are several \
-inputs, then stance, stance_p, bloc, bloc_p, claim and claim_p (an input column of the same name is \
-replaced). A blank text gets empty labels. An output file appears only when the run succeeds.
+inputs, then stance, stance_p, bloc, bloc_p, claim and claim_p (an input with a column of one of these \
+names is refused). A blank text gets empty labels. An output file appears only when the run succeeds, \
+and never replaces an input.
     """
     from pipeline.config import load_params
     from pipeline.predict import Inputs, load_predictor, predict_files, segmenter_factory, show_progress
     from pipeline.tables import ReadOptions, check_output
 
-    check_output(output)
+    check_output(output, inputs)
     settings = load_params(params)
     sources = Inputs.open(inputs, ReadOptions(text_column, encoding, batch_size), segmenter_factory(settings))
     predictor = load_predictor(settings, model, task, text_column, probs)

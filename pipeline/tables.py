@@ -259,8 +259,10 @@ def reader(name: str, options: ReadOptions, segmenter: Callable):
     )
 
 
-def check_output(target: Path | None) -> None:
-    """Fail early on an output whose format is unknown or whose directory does not exist."""
+def check_output(target: Path | None, inputs: Iterable[str] = ()) -> None:
+    """Fail early on an output whose format is unknown, whose directory does not exist, or that
+    would overwrite one of `inputs` or land inside an input folder (paths resolved, so `./x.csv`
+    and symbolic links count)."""
     if target is None:
         return
     if target.suffix.lower() not in OUTPUT_SUFFIXES:
@@ -269,6 +271,18 @@ def check_output(target: Path | None) -> None:
         raise InputError(f"{target}: output directory {target.parent} does not exist")
     if target.is_dir():
         raise InputError(f"{target}: is a directory")
+    for given in inputs:
+        if given != STDIN and overwrites(target, Path(given)):
+            where = "lies inside the input folder" if Path(given).is_dir() else "is the input"
+            raise InputError(f"{target}: {where} {given}; write the output elsewhere")
+
+
+def overwrites(target: Path, source: Path) -> bool:
+    """Whether writing `target` would replace the file `source` or write inside the folder `source`."""
+    resolved, origin = target.resolve(), source.resolve()
+    if source.is_dir():
+        return origin in resolved.parents
+    return resolved == origin or (target.exists() and source.exists() and target.samefile(source))
 
 
 class CsvWriter:

@@ -378,3 +378,42 @@ def test_evaluate_needs_gold_columns_with_known_labels(trained_models, tmp_path)
     assert_one_line_error(stance("evaluate", plain, "--model", trained_models), ["plain.csv", "no gold label column"])
     odd = write_table(table_of_sentences().assign(stance=["favor", "pro", "none"]), tmp_path / "odd.csv")
     assert_one_line_error(stance("evaluate", odd, "--model", trained_models), ["odd.csv", "row 2", "'pro'"])
+
+
+def stance_process(*args, input: str | None = None) -> subprocess.CompletedProcess:
+    """The installed `stance` command in a process of its own, run from the repository."""
+    return subprocess.run([BIN / "stance", *map(str, args)], input=input, cwd=REPO, env=tool_env(),
+                          capture_output=True, text=True)
+
+
+def assert_one_line_process_error(result: subprocess.CompletedProcess, words: list[str]) -> None:
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+
+
+@pytest.mark.parametrize("spelling", ["same path", "another spelling", "symbolic link", "inside an input folder"])
+def test_the_output_never_replaces_an_input(tmp_path, gold_table, spelling):
+    """`stance predict gold.csv -o gold.csv` would replace the gold labels with predictions."""
+    gold = write_table(gold_table.head(3), tmp_path / "gold.csv")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.csv").symlink_to(gold)
+    inputs, output = {
+        "same path": ([gold], gold),
+        "another spelling": ([gold], f"{tmp_path}/sub/../gold.csv"),
+        "symbolic link": ([gold], tmp_path / "link.csv"),
+        "inside an input folder": ([tmp_path], tmp_path / "sub/out.csv"),
+    }[spelling]
+    before, listing = gold.read_bytes(), sorted(tmp_path.rglob("*"))
+    result = stance_process("predict", *inputs, "-o", output, "--quiet")
+    assert_one_line_process_error(result, [str(output), "write the output elsewhere"])
+    assert gold.read_bytes() == before and sorted(tmp_path.rglob("*")) == listing
+
+
+def test_input_columns_named_like_the_predictions_are_refused(trained_models, tmp_path, gold_table):
+    gold = write_table(gold_table.head(3), tmp_path / "gold.csv")
+    result = stance("predict", gold, "--model", trained_models, "-o", tmp_path / "out.csv")
+    assert_one_line_error(result, ["gold.csv", "stance, bloc, claim", "rename or drop them"])
+    assert list(tmp_path.iterdir()) == [gold]
