@@ -9,7 +9,9 @@ line). Outputs: `.csv`, `.jsonl`, `.parquet` or CSV on standard output. Every ba
 from __future__ import annotations
 
 import codecs
+import csv
 import sys
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -150,16 +152,31 @@ class DelimitedReader:
         self.separator = "\t" if self.path.suffix.lower() == ".tsv" else ","
 
     def _read(self, **kwargs):
+        # index_col=False: a first row with a field too many is an error, not an index column
+        # that shifts every row.
         return pd.read_csv(
-            self.path, sep=self.separator, dtype=str, keep_default_na=False, na_filter=False,
+            self.path, sep=self.separator, dtype=str, keep_default_na=False, na_filter=False, index_col=False,
             encoding=self.options.encoding, **kwargs,
         )
 
+    def _first_row(self) -> tuple[int, int, int]:
+        """The line of the first data row, its number of fields and the header's."""
+        with self.path.open(encoding=self.options.encoding, newline="") as handle:
+            rows = csv.reader(handle, delimiter=self.separator)
+            header, first = (next(row for row in rows if row) for _ in range(2))
+            return rows.line_num, len(first), len(header)
+
     @contextmanager
     def _errors(self):
-        """Pandas' parse errors as `InputError`, bad bytes located by line."""
+        """Pandas' parse errors as `InputError`, a malformed first row and bad bytes located by line."""
         try:
-            yield
+            with warnings.catch_warnings():
+                # pandas only warns, and drops the extra fields, when the first row is too long
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                yield
+        except pd.errors.ParserWarning:
+            line, fields, expected = self._first_row()
+            raise InputError(f"{self.path}: malformed {self.kind} (Expected {expected} fields in line {line}, saw {fields})") from None
         except UnicodeDecodeError:
             with self.path.open("rb") as handle:
                 for _ in decoded_lines(handle, self.options.encoding, str(self.path)):
@@ -168,12 +185,18 @@ class DelimitedReader:
         except LookupError:
             raise InputError(f"{self.path}: unknown encoding '{self.options.encoding}'") from None
         except pd.errors.ParserError as error:
-            raise InputError(f"{self.path}: malformed {self.path.suffix[1:].upper()} ({error})".replace("\n", " ")) from None
+            message = str(error).strip().removeprefix("Error tokenizing data. C error: ")
+            raise InputError(f"{self.path}: malformed {self.kind} ({message})".replace("\n", " ")) from None
+
+    @property
+    def kind(self) -> str:
+        """CSV or TSV, for messages."""
+        return self.path.suffix[1:].upper()
 
     def columns(self) -> list[str]:
         with self._errors():
             try:
-                return list(self._read(nrows=0).columns)
+                return list(self._read(nrows=1).columns)  # one row: a malformed first row fails here
             except pd.errors.EmptyDataError:
                 return []
 
@@ -183,8 +206,13 @@ class DelimitedReader:
                 reader = self._read(chunksize=self.options.batch_size)
             except pd.errors.EmptyDataError:
                 return
-            with reader:
-                yield from reader
+        with reader:
+            while True:
+                with self._errors():  # not held while the caller has a batch
+                    batch = next(reader, None)
+                if batch is None:
+                    return
+                yield batch
 
 
 class JsonlReader:

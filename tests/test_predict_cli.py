@@ -417,3 +417,15 @@ def test_input_columns_named_like_the_predictions_are_refused(trained_models, tm
     result = stance("predict", gold, "--model", trained_models, "-o", tmp_path / "out.csv")
     assert_one_line_error(result, ["gold.csv", "stance, bloc, claim", "rename or drop them"])
     assert list(tmp_path.iterdir()) == [gold]
+
+
+@pytest.mark.parametrize("rows, line", [(["NATO must grow, says Biden,AP", "Russia objects,TASS"], 2),
+                                        (["Russia objects,TASS", "NATO must grow, says Biden,AP"], 3)])
+def test_a_row_with_a_field_too_many_is_one_line_naming_the_line(trained_models, tmp_path, rows, line):
+    """A first row one field too long made pandas take the first column as an index: every row
+    shifted, labeled silently. It gets the error a later row gets."""
+    source = tmp_path / "ragged.csv"
+    source.write_text("\n".join(["text,source", *rows]) + "\n", encoding="utf-8")
+    result = stance_process("predict", source, "--model", trained_models, "-o", tmp_path / "out.csv")
+    assert_one_line_process_error(result, [f"{source}: malformed CSV (Expected 2 fields in line {line}, saw 3)"])
+    assert list(tmp_path.iterdir()) == [source]
