@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -11,6 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.errors import InputError
+
+
+def shared(path: Path, mode: int) -> Path:
+    """`path` with `mode` less the umask: mkstemp's 0600 and mkdtemp's 0700 would make an output private."""
+    umask = os.umask(0)
+    os.umask(umask)
+    path.chmod(mode & ~umask)
+    return path
 
 
 @contextmanager
@@ -21,15 +30,30 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         raise FileNotFoundError(f"{target}: output directory {target.parent} does not exist")
     handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(handle)
-    temporary = Path(temporary)
-    umask = os.umask(0)
-    os.umask(umask)
-    temporary.chmod(0o666 & ~umask)  # mkstemp's 0600 would make the output private
+    temporary = shared(Path(temporary), 0o666)
     try:
         yield temporary
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_folder(target: str | Path) -> Iterator[Path]:
+    """Yield a temporary folder beside `target` (created with its parents); it replaces the folder
+    `target` only on success, so a failure leaves the previous folder as it was."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = shared(Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)), 0o777)
+    previous = staging.with_suffix(".old")
+    try:
+        yield staging
+        if target.exists():
+            target.rename(previous)
+        staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(previous, ignore_errors=True)
 
 
 def write_jsonl(records: Iterable[dict[str, Any]], target: str | Path) -> None:

@@ -25,14 +25,15 @@ def behaviour(models: Path, suite: Path, summary: Path, metrics: Path, cases: Pa
     predictor = load_predictor(params, [str(models)], None, "text", False)
     results = run(load_suite(suite, schema.tasks), predictor)
     rates = pass_rates(results)
-    write_json(rates, metrics)
-    cases.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(cases) as temporary:
-        results.to_csv(temporary, index=False)
     parent = json.loads(summary.read_text(encoding="utf-8"))["parent_run_id"]
     mlflow = tracking.configure()
     with mlflow.start_run(run_id=parent):
         mlflow.log_metrics({f"behaviour.{name}": entry["rate"] for name, entry in rates.items()})
+    # Only now, with everything computed and tracked: a failure before leaves the last outputs.
+    cases.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(cases) as temporary:
+        results.to_csv(temporary, index=False)
+    write_json(rates, metrics)
     for name, entry in rates.items():
         print(f"behaviour: {name:28s} {entry['passed']:3d}/{entry['cases']:3d} {entry['rate']:.2f}")
     return rates

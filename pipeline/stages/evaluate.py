@@ -39,7 +39,7 @@ from pipeline.crossval import FoldPredictions, cross_validated, load_training_ta
 from pipeline.errors import InputError
 from pipeline.evaluation import Evaluation
 from pipeline.features import preload_embeddings
-from pipeline.files import atomic_path, write_json
+from pipeline.files import atomic_folder, write_json
 from pipeline.metrics import Headline, f_avg_at_share
 from pipeline.reuse import reused_fits
 
@@ -211,10 +211,11 @@ def confusion_figure(gold, predicted, labels: list[str], title: str):
     return display.figure_
 
 
-def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as temporary:
-        frame.to_csv(temporary, index=False)
+def write_folder(tables: dict[str, pd.DataFrame], folder: Path) -> None:
+    """Replace `folder` with one CSV file per named table, all at once."""
+    with atomic_folder(folder) as staging:
+        for name, frame in tables.items():
+            frame.to_csv(staging / name, index=False)
 
 
 def log_candidate(parent_id: str, task: str, result: CandidateResult, gold, labels: list[str], errors: pd.DataFrame,
@@ -280,12 +281,14 @@ def evaluate(dataset: Path, examples_path: Path | None, params: dict, outputs: a
     consistent = consistent_evaluations(study, chosen)
     summary: dict = {"parent_run_id": parent_id, "tasks": {}}
     metrics: dict = {}
+    plots: dict[str, pd.DataFrame] = {}
+    errors: dict[str, pd.DataFrame] = {}
     for task in tasks:
         labels, headline = study.task(task)
         name, gold = chosen[task].candidate.name, study.gold(task, "seeds")
         seeds = consistent[task]["seeds"]
-        write_csv(seeds.confusion_pairs(gold), outputs.plots / f"confusion-{task}.csv")
-        write_csv(seeds.errors(table, gold, error_columns, section["errors"]), outputs.errors / f"{task}.csv")
+        plots[f"confusion-{task}.csv"] = seeds.confusion_pairs(gold)
+        errors[f"{task}.csv"] = seeds.errors(table, gold, error_columns, section["errors"])
         metrics[task] = {
             "chosen": name,
             "headline_metric": headline.metric,
@@ -302,6 +305,9 @@ def evaluate(dataset: Path, examples_path: Path | None, params: dict, outputs: a
             "label_counts": table[task].value_counts().to_dict(),
         }
         print(f"evaluate: {task} chose {name} by {study.choosing}")
+    # Only now, with everything computed and tracked: a failure before leaves the last outputs.
+    write_folder(plots, outputs.plots)
+    write_folder(errors, outputs.errors)
     write_json(metrics, outputs.metrics)
     return summary
 
