@@ -429,3 +429,14 @@ def test_a_row_with_a_field_too_many_is_one_line_naming_the_line(trained_models,
     result = stance_process("predict", source, "--model", trained_models, "-o", tmp_path / "out.csv")
     assert_one_line_process_error(result, [f"{source}: malformed CSV (Expected 2 fields in line {line}, saw 3)"])
     assert list(tmp_path.iterdir()) == [source]
+
+
+def test_a_model_uri_against_a_missing_tracking_store_creates_no_store(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'nowhere.db'}"
+    result = subprocess.run(
+        [BIN / "stance", "predict", "-", "--model", "models:/natostance-stance@champion", "--task", "stance"],
+        input="NATO's door remains open.\n", cwd=REPO, env={**tool_env(), "MLFLOW_TRACKING_URI": uri},
+        capture_output=True, text=True,
+    )
+    assert_one_line_process_error(result, [f"{uri}: tracking store unusable", "no such file"])
+    assert list(tmp_path.iterdir()) == []

@@ -21,12 +21,12 @@ from pipeline.predict import load_predictor
 
 
 def behaviour(models: Path, suite: Path, summary: Path, metrics: Path, cases: Path, params: dict) -> dict:
+    mlflow = tracking.configure()  # a broken tracking store stops the stage before any work
     schema = Schema.load(params["data"]["schema"])
     predictor = load_predictor(params, [str(models)], None, "text", False)
     results = run(load_suite(suite, schema.tasks), predictor)
     rates = pass_rates(results)
     parent = json.loads(summary.read_text(encoding="utf-8"))["parent_run_id"]
-    mlflow = tracking.configure()
     with mlflow.start_run(run_id=parent):
         mlflow.log_metrics({f"behaviour.{name}": entry["rate"] for name, entry in rates.items()})
     # Only now, with everything computed and tracked: a failure before leaves the last outputs.
