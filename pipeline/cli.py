@@ -29,7 +29,8 @@ Command = TypeVar("Command", bound=Callable)
 
 
 def one_line_errors(command: Command) -> Command:
-    """Report bad input as one line on standard error with exit code 2, never a traceback."""
+    """Report bad input, and what the operating system refuses (a full disk, a read-only folder),
+    as one line on standard error with exit code 2, never a traceback."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -37,6 +38,10 @@ def one_line_errors(command: Command) -> Command:
             return command(*args, **kwargs)
         except InputError as error:
             print(f"error: {error}", file=sys.stderr)
+            raise typer.Exit(2) from None
+        except OSError as error:
+            where = f"{error.filename}: " if error.filename else ""
+            print(f"error: {where}{error.strerror or error}", file=sys.stderr)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]

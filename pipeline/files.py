@@ -23,19 +23,32 @@ def shared(path: Path, mode: int) -> Path:
 
 
 @contextmanager
+def named_after(target: Path) -> Iterator[None]:
+    """An `OSError` of writing `target` (through its hidden temporary file, or naming no file, as a
+    full disk does) names `target`, so that the message says which output failed."""
+    try:
+        yield
+    except OSError as error:
+        if error.filename is not None and not Path(error.filename).name.startswith(f".{target.name}."):
+            raise
+        raise OSError(error.errno, error.strerror or str(error), str(target)) from None
+
+
+@contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `target`; rename it onto `target` only on success."""
     target = Path(target)
     if not target.parent.is_dir():
         raise FileNotFoundError(f"{target}: output directory {target.parent} does not exist")
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(handle)
-    temporary = shared(Path(temporary), 0o666)
-    try:
-        yield temporary
-        os.replace(temporary, target)
-    finally:
-        temporary.unlink(missing_ok=True)
+    with named_after(target):
+        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        os.close(handle)
+        temporary = shared(Path(temporary), 0o666)
+        try:
+            yield temporary
+            os.replace(temporary, target)
+        finally:
+            temporary.unlink(missing_ok=True)
 
 
 @contextmanager

@@ -4,8 +4,10 @@ with real models trained on the gold labels."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -440,3 +442,57 @@ def test_a_model_uri_against_a_missing_tracking_store_creates_no_store(tmp_path)
     )
     assert_one_line_process_error(result, [f"{uri}: tracking store unusable", "no such file"])
     assert list(tmp_path.iterdir()) == []
+
+
+@contextmanager
+def tmpfs(folder: Path, options: str):
+    """A tmpfs mounted on `folder` (a new folder) with mount `options`; the test is skipped where
+    no tmpfs can be mounted (a user other than root, a container without the capability)."""
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", folder], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", folder], check=True)
+
+
+@contextmanager
+def read_only_folder(folder: Path):
+    """A folder no file can be written into: a read-only tmpfs for root (whom permissions do not
+    stop), a folder without write permission for anyone else."""
+    if os.geteuid() == 0:
+        with tmpfs(folder, "ro,size=64k"):
+            yield folder
+        return
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        yield folder
+    finally:
+        folder.chmod(0o755)
+
+
+def large_table(path: Path) -> Path:
+    """300 rows, about 170 kB as predictions in CSV."""
+    return write_table(pd.DataFrame({"text": SENTENCES * 100, "notes": ["n" * 500] * 300}), path)
+
+
+def test_a_full_disk_is_one_line_naming_the_output_and_leaves_nothing(trained_models, tmp_path):
+    source = large_table(tmp_path / "big.csv")
+    with tmpfs(tmp_path / "small", "size=64k") as small:
+        out = small / "out.csv"
+        result = stance_process("predict", source, "--model", trained_models, "-o", out, "--quiet")
+        assert_one_line_process_error(result, [f"error: {out}: No space left on device"])
+        assert list(small.iterdir()) == []
+
+
+def test_a_read_only_output_folder_is_one_line_naming_the_output(trained_models, tmp_path):
+    source = large_table(tmp_path / "big.csv")
+    with read_only_folder(tmp_path / "locked") as locked:
+        out = locked / "out.csv"
+        result = stance_process("predict", source, "--model", trained_models, "-o", out, "--quiet")
+        cause = "Read-only file system" if os.geteuid() == 0 else "Permission denied"
+        assert_one_line_process_error(result, [f"error: {out}: {cause}"])
+        assert list(locked.iterdir()) == []
