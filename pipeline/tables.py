@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import json
 import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -215,6 +216,9 @@ class DelimitedReader:
                 yield batch
 
 
+JSON_KINDS = {bool: "a boolean", int: "a number", float: "a number", list: "a list", dict: "an object"}
+
+
 class JsonlReader:
     """A JSON Lines table: one object per line; blank lines are skipped. Its columns are the
     fields of all records (a first pass over the file, cheap beside prediction, which also finds
@@ -224,14 +228,22 @@ class JsonlReader:
         self.path, self.options = Path(name), options
 
     def records(self) -> Iterator[dict]:
+        """Each record; a malformed line, or a text that is not a string, raises `InputError`."""
         with self.path.open("rb") as handle:
             for number, line in enumerate(decoded_lines(handle, self.options.encoding, str(self.path)), start=1):
                 if not line.strip():
                     continue
                 try:
-                    yield json_object(line)
+                    record = json_object(line)
                 except ValueError as error:
                     raise InputError(f"{self.path}: line {number}: {error}") from None
+                text = record.get(self.options.text_column)
+                if text is not None and not isinstance(text, str):
+                    raise InputError(
+                        f"{self.path}: line {number}: column '{self.options.text_column}' holds"
+                        f" {JSON_KINDS.get(type(text), type(text).__name__)} ({json.dumps(text)[:40]}), not text"
+                    )
+                yield record
 
     def columns(self) -> list[str]:
         fields: dict[str, None] = {}
@@ -266,13 +278,43 @@ class ParquetReader:
             return pq.ParquetFile(self.path)
 
     def columns(self) -> list[str]:
-        return self._open().schema_arrow.names
+        """The column names; a text column of values that are not strings raises `InputError`."""
+        schema = self._open().schema_arrow
+        column = self.options.text_column
+        if column in schema.names and not is_text_type(schema.field(column).type):
+            row = self._first_value_row(column)
+            if row:
+                raise InputError(f"{self.path}: row {row}: column '{column}' holds {schema.field(column).type}"
+                                 " values, not text")
+        return schema.names
+
+    def _first_value_row(self, column: str) -> int | None:
+        """The row (from 1) of the first non-null value in `column`; None when all are null."""
+        import pyarrow.compute as pc
+
+        offset = 0
+        with self._errors():
+            for batch in self._open().iter_batches(batch_size=self.options.batch_size, columns=[column]):
+                found = pc.index(batch.column(0).is_valid(), True).as_py()
+                if found >= 0:
+                    return offset + found + 1
+                offset += batch.num_rows
+        return None
 
     def batches(self) -> Iterator[pd.DataFrame]:
         parquet = self._open()
         with self._errors():
             for batch in parquet.iter_batches(batch_size=self.options.batch_size):
                 yield batch.to_pandas()
+
+
+def is_text_type(kind) -> bool:
+    """Whether an Arrow type holds text (strings, or only nulls)."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind) or pa.types.is_null(kind)
 
 
 def reader(name: str, options: ReadOptions, segmenter: Callable):

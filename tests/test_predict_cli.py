@@ -496,3 +496,30 @@ def test_a_read_only_output_folder_is_one_line_naming_the_output(trained_models,
         cause = "Read-only file system" if os.geteuid() == 0 else "Permission denied"
         assert_one_line_process_error(result, [f"error: {out}: {cause}"])
         assert list(locked.iterdir()) == []
+
+
+
+NON_TEXT = {  # case: the second row's text, and how the error line describes it
+    "parquet binary": (b"NATO must grow", "holds binary values"),
+    "parquet number": (12, "holds double values"),  # pandas writes a number column with a null as double
+    "jsonl number": (12, "holds a number (12)"),
+    "jsonl list": (["NATO", "grows"], 'holds a list (["NATO", "grows"])'),
+    "jsonl object": ({"a": 1}, 'holds an object ({"a": 1})'),
+}
+
+
+@pytest.mark.parametrize("case", list(NON_TEXT))
+def test_text_that_is_not_a_string_is_refused_in_one_line(trained_models, tmp_path, case):
+    """Such text was turned into a string ("12", "['NATO', 'grows']", "b'...'") and labeled with
+    high confidence, or gave a 162-line traceback."""
+    value, description = NON_TEXT[case]
+    if case.startswith("parquet"):
+        source = write_table(pd.DataFrame({"text": [None, value, value]}), tmp_path / "table.parquet")
+        where = "row 2"
+    else:
+        source = tmp_path / "table.jsonl"
+        source.write_text("\n".join(json.dumps({"text": t}) for t in [SENTENCES[0], value, SENTENCES[1]]) + "\n")
+        where = "line 2"
+    result = stance("predict", source, "--model", trained_models, "-o", tmp_path / "out.csv")
+    assert_one_line_error(result, [f"{source}: {where}: column 'text' {description}", "not text"])
+    assert list(tmp_path.iterdir()) == [source]
