@@ -175,6 +175,15 @@ ENCODING_OPTION = typer.Option("utf-8", "--encoding", help="Encoding of text inp
 BATCH_SIZE_OPTION = typer.Option(10_000, "--batch-size", min=1, help="Rows read, predicted and written at a time.")
 
 
+def read_options(settings: dict, text_column: str, encoding: str, batch_size: int):
+    """How `predict` and `evaluate` read their inputs: a table's text may be as long as a document
+    (`segment.max_chars`), no longer."""
+    from pipeline.segmentation import SegmentationSettings
+    from pipeline.tables import ReadOptions
+
+    return ReadOptions(text_column, encoding, batch_size, SegmentationSettings.from_params(settings).max_chars)
+
+
 @app.command()
 @one_line_errors
 def predict(
@@ -206,11 +215,11 @@ and never replaces an input.
     """
     from pipeline.config import load_params
     from pipeline.predict import Inputs, load_predictor, predict_files, segmenter_factory, show_progress
-    from pipeline.tables import ReadOptions, check_output
+    from pipeline.tables import check_output
 
     check_output(output, inputs)
     settings = load_params(params)
-    sources = Inputs.open(inputs, ReadOptions(text_column, encoding, batch_size), segmenter_factory(settings))
+    sources = Inputs.open(inputs, read_options(settings, text_column, encoding, batch_size), segmenter_factory(settings))
     predictor = load_predictor(settings, model, task, text_column, probs)
     try:
         predict_files(sources, output, predictor, batch_size, show_progress(quiet))
@@ -240,12 +249,11 @@ def evaluate(
     from pipeline.config import Schema, load_params
     from pipeline.files import write_json
     from pipeline.predict import Inputs, evaluate_file, gold_tasks, load_predictor, score_tables, segmenter_factory
-    from pipeline.tables import ReadOptions
 
     if json_out and not json_out.parent.is_dir():
         raise InputError(f"{json_out}: output directory {json_out.parent} does not exist")
     settings = load_params(params)
-    source = Inputs.open([file], ReadOptions(text_column, encoding, batch_size), segmenter_factory(settings))
+    source = Inputs.open([file], read_options(settings, text_column, encoding, batch_size), segmenter_factory(settings))
     if len(source.readers) != 1:
         raise InputError(f"{file}: a directory; give one file")
     tasks = gold_tasks(file, source.columns, Schema.load(settings["data"]["schema"]).tasks, task)

@@ -20,6 +20,7 @@ from itertools import chain
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
 import pandas as pd
 
 from pipeline.errors import InputError
@@ -34,11 +35,33 @@ DOCUMENT_COLUMNS = ["id", "doc", "index", "start", "end", "date", "text"]
 
 @dataclass(frozen=True)
 class ReadOptions:
-    """How inputs are read: the text column, the encoding of text files and the batch size."""
+    """How inputs are read: the text column, the encoding of text files, the batch size and the
+    longest text accepted (`segment.max_chars`, as for documents; None: no limit)."""
 
     text_column: str = "text"
     encoding: str = "utf-8"
     batch_size: int = 10_000
+    max_chars: int | None = None
+
+    def too_long(self, text: str, where: str) -> None:
+        """Fail, saying `where`, when `text` is longer than `max_chars`."""
+        if self.max_chars is not None and len(text) > self.max_chars:
+            raise InputError(f"{where}: column '{self.text_column}': {len(text)} characters,"
+                             f" more than segment.max_chars={self.max_chars}")
+
+    def within_limit(self, batches: Iterable[pd.DataFrame], name: str, unit: str = "row") -> Iterator[pd.DataFrame]:
+        """The batches, each checked before it is passed on: a text longer than `max_chars` fails,
+        naming the row (or the `unit`) it is on."""
+        offset = 0
+        for batch in batches:
+            if self.max_chars is not None and self.text_column in batch.columns:
+                lengths = batch[self.text_column].fillna("").astype(str).str.len().to_numpy()
+                over = np.flatnonzero(lengths > self.max_chars)
+                if len(over):
+                    row = int(over[0])
+                    self.too_long(str(batch[self.text_column].iat[row]), f"{name}: {unit} {offset + row + 1}")
+            offset += len(batch)
+            yield batch
 
 
 def expand_inputs(inputs: Iterable[str]) -> list[str]:
@@ -124,8 +147,8 @@ class StdinReader:
 
     def batches(self) -> Iterator[pd.DataFrame]:
         lines = decoded_lines(sys.stdin.buffer, self.options.encoding, "<stdin>")
-        for chunk in chunks(lines, self.options.batch_size):
-            yield pd.DataFrame({self.options.text_column: chunk})
+        frames = (pd.DataFrame({self.options.text_column: chunk}) for chunk in chunks(lines, self.options.batch_size))
+        yield from self.options.within_limit(frames, "<stdin>", "line")
 
 
 class DocumentReader:
@@ -208,12 +231,15 @@ class DelimitedReader:
             except pd.errors.EmptyDataError:
                 return
         with reader:
-            while True:
-                with self._errors():  # not held while the caller has a batch
-                    batch = next(reader, None)
-                if batch is None:
-                    return
-                yield batch
+            yield from self.options.within_limit(self._chunks(reader), str(self.path))
+
+    def _chunks(self, reader) -> Iterator[pd.DataFrame]:
+        while True:
+            with self._errors():  # not held while the caller has a batch
+                batch = next(reader, None)
+            if batch is None:
+                return
+            yield batch
 
 
 JSON_KINDS = {bool: "a boolean", int: "a number", float: "a number", list: "a list", dict: "an object"}
@@ -228,7 +254,7 @@ class JsonlReader:
         self.path, self.options = Path(name), options
 
     def records(self) -> Iterator[dict]:
-        """Each record; a malformed line, or a text that is not a string, raises `InputError`."""
+        """Each record; a malformed line, or a text that is not a string or is too long, raises `InputError`."""
         with self.path.open("rb") as handle:
             for number, line in enumerate(decoded_lines(handle, self.options.encoding, str(self.path)), start=1):
                 if not line.strip():
@@ -243,6 +269,7 @@ class JsonlReader:
                         f"{self.path}: line {number}: column '{self.options.text_column}' holds"
                         f" {JSON_KINDS.get(type(text), type(text).__name__)} ({json.dumps(text)[:40]}), not text"
                     )
+                self.options.too_long(text or "", f"{self.path}: line {number}")
                 yield record
 
     def columns(self) -> list[str]:
@@ -302,6 +329,9 @@ class ParquetReader:
         return None
 
     def batches(self) -> Iterator[pd.DataFrame]:
+        yield from self.options.within_limit(self._frames(), str(self.path))
+
+    def _frames(self) -> Iterator[pd.DataFrame]:
         parquet = self._open()
         with self._errors():
             for batch in parquet.iter_batches(batch_size=self.options.batch_size):

@@ -523,3 +523,33 @@ def test_text_that_is_not_a_string_is_refused_in_one_line(trained_models, tmp_pa
     result = stance("predict", source, "--model", trained_models, "-o", tmp_path / "out.csv")
     assert_one_line_error(result, [f"{source}: {where}: column 'text' {description}", "not text"])
     assert list(tmp_path.iterdir()) == [source]
+
+
+@pytest.fixture
+def small_limit(tmp_path) -> Path:
+    """The project's parameters with texts limited to 100 characters (`segment.max_chars`)."""
+    import yaml
+
+    settings = yaml.safe_load((REPO / "configs/params.yaml").read_text(encoding="utf-8"))
+    settings["segment"]["max_chars"] = 100
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("suffix, where", [(".csv", "row 3"), (".tsv", "row 3"), (".jsonl", "line 3"),
+                                           (".parquet", "row 3"), ("-", "line 3")])
+def test_a_text_longer_than_a_document_may_be_is_refused_in_one_line(trained_models, tmp_path, small_limit,
+                                                                      suffix, where):
+    """A 50 MB cell ran for 3 minutes in 9.9 GB of memory, then crashed in spaCy."""
+    texts = [SENTENCES[0], SENTENCES[1], "NATO " * 30]
+    out = tmp_path / "out.csv"
+    if suffix == "-":
+        source, piped = "-", "\n".join(texts) + "\n"
+    else:
+        source, piped = write_table(pd.DataFrame({"text": texts}), tmp_path / f"long{suffix}"), None
+    result = stance("predict", source, "--model", trained_models, "--params", small_limit, "--batch-size", "2",
+                    "-o", out, input=piped)
+    name = "<stdin>" if source == "-" else source
+    assert_one_line_error(result, [f"{name}: {where}: column 'text': 150 characters, more than segment.max_chars=100"])
+    assert not out.exists()
