@@ -60,6 +60,15 @@ def main(
     ),
 ) -> None:
     """Stance toward NATO expansion, speaker bloc and claim type for news sentences."""
+    stop_on_terminate()
+
+
+def stop_on_terminate() -> None:
+    """SIGTERM (what `timeout`, docker and systemd send) stops a command as Ctrl-C does, so that it
+    removes its temporary output instead of dying with it in place."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 PARAMS_OPTION = typer.Option(Path("configs/params.yaml"), "--params", help="Stage parameters (YAML).")

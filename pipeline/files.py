@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -34,6 +36,37 @@ def named_after(target: Path) -> Iterator[None]:
         raise OSError(error.errno, error.strerror or str(error), str(target)) from None
 
 
+def temporary_prefix(target: Path) -> str:
+    """How the names of `target`'s temporary files begin: hidden, with the host and the process that
+    write them, so that a killed run's can be told from a running one's."""
+    return f".{target.name}.{socket.gethostname()}.{os.getpid()}."
+
+
+def running(pid: int) -> bool:
+    """Whether a process of this id runs on this host."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it runs, as another user
+        return True
+    return True
+
+
+def sweep_leftovers(target: Path) -> None:
+    """Remove the temporary files and folders of `target` that runs on this host left when they
+    were killed (SIGKILL, a power cut: no chance to clean up)."""
+    start = f".{target.name}.{socket.gethostname()}."
+    for leftover in target.parent.glob(f"{glob.escape(start)}*.tmp"):
+        pid = leftover.name[len(start):].split(".", 1)[0]
+        if not pid.isdigit() or running(int(pid)):
+            continue
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+
+
 @contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
     """Yield a temporary path beside `target`; rename it onto `target` only on success."""
@@ -41,7 +74,8 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
     if not target.parent.is_dir():
         raise FileNotFoundError(f"{target}: output directory {target.parent} does not exist")
     with named_after(target):
-        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        sweep_leftovers(target)
+        handle, temporary = tempfile.mkstemp(prefix=temporary_prefix(target), suffix=".tmp", dir=target.parent)
         os.close(handle)
         temporary = shared(Path(temporary), 0o666)
         try:
@@ -57,7 +91,8 @@ def atomic_folder(target: str | Path) -> Iterator[Path]:
     `target` only on success, so a failure leaves the previous folder as it was."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = shared(Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)), 0o777)
+    sweep_leftovers(target)
+    staging = shared(Path(tempfile.mkdtemp(prefix=temporary_prefix(target), suffix=".tmp", dir=target.parent)), 0o777)
     previous = staging.with_suffix(".old")
     try:
         yield staging

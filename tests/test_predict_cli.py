@@ -553,3 +553,48 @@ def test_a_text_longer_than_a_document_may_be_is_refused_in_one_line(trained_mod
     name = "<stdin>" if source == "-" else source
     assert_one_line_error(result, [f"{name}: {where}: column 'text': 150 characters, more than segment.max_chars=100"])
     assert not out.exists()
+
+
+
+def writing_run(models: Path, out: Path) -> subprocess.Popen:
+    """`stance predict - -o OUT` in its own process, once it has begun its temporary output: its
+    standard input stays open, so it waits there for more sentences."""
+    import time
+
+    process = subprocess.Popen([BIN / "stance", "predict", "-", "--model", models, "-o", out, "--quiet"],
+                               stdin=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO, env=tool_env())
+    process.stdin.write(b"NATO's door remains open.\n")
+    process.stdin.flush()
+    deadline = time.monotonic() + 60
+    while not list(out.parent.glob(f".{out.name}.*.tmp")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert process.poll() is None and list(out.parent.glob(f".{out.name}.*.tmp")), process.stderr.read()
+    return process
+
+
+def test_sigterm_stops_predict_without_leaving_its_temporary_file(trained_models, tmp_path):
+    """`timeout`, docker and systemd stop with SIGTERM, which left the hidden temporary output behind."""
+    import signal
+
+    process = writing_run(trained_models, tmp_path / "out.csv")
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) != 0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_temporary_file_of_a_killed_run_is_swept_by_the_next(trained_models, predict, tmp_path):
+    """SIGKILL gives no chance to clean up: the next run writing the same output removes what a
+    dead process left, and keeps what a running one writes."""
+    import signal
+    import socket
+
+    out = tmp_path / "out.csv"
+    process = writing_run(trained_models, out)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert len(list(tmp_path.iterdir())) == 1
+    # Temporary files are named after the host and process writing them; this one is this test's.
+    running = tmp_path / f".out.csv.{socket.gethostname()}.{os.getpid()}.live.tmp"
+    running.write_text("partial")
+    predict("-", "-o", out, input="NATO's door remains open.\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, running.name])
