@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import csv
 import json
+import os
 import sys
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -64,19 +65,38 @@ class ReadOptions:
             yield batch
 
 
+def files_inside(folder: Path) -> tuple[list[str], list[str]]:
+    """The supported files inside `folder` (recursively, in name order), and the hidden folders and
+    supported files it skips (`.git/`, `.venv/`, `.draft.csv`; relative to `folder`), whose
+    contents are not looked at."""
+    found, hidden = [], []
+    for root, folders, files in os.walk(folder):
+        here = Path(root)
+        hidden += [f"{(here / name).relative_to(folder)}/" for name in folders if name.startswith(".")]
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        for name in files:
+            if Path(name).suffix.lower() not in DOCUMENT_SUFFIXES + TABLE_SUFFIXES:
+                continue
+            if name.startswith("."):
+                hidden.append(str((here / name).relative_to(folder)))
+            else:
+                found.append(str(here / name))
+    return sorted(found), sorted(hidden)
+
+
 def expand_inputs(inputs: Iterable[str]) -> list[str]:
     """The input files of a run: files as given, directories as every supported file inside
-    (recursively, in name order), `-` for standard input."""
+    (recursively, in name order; hidden files and folders skipped, and named on standard error),
+    `-` for standard input."""
     found: list[str] = []
     for given in inputs:
         path = Path(given)
         if given == STDIN:
             found.append(STDIN)
         elif path.is_dir():
-            inside = sorted(
-                str(p) for p in path.rglob("*")
-                if p.is_file() and p.suffix.lower() in DOCUMENT_SUFFIXES + TABLE_SUFFIXES and not p.name.startswith(".")
-            )
+            inside, hidden = files_inside(path)
+            if hidden:
+                print(f"{path}: skipped hidden files and folders: {', '.join(hidden)}", file=sys.stderr)
             if not inside:
                 raise InputError(f"{path}: no supported file inside ({', '.join(DOCUMENT_SUFFIXES + TABLE_SUFFIXES)})")
             found.extend(inside)

@@ -598,3 +598,16 @@ def test_the_temporary_file_of_a_killed_run_is_swept_by_the_next(trained_models,
     running.write_text("partial")
     predict("-", "-o", out, input="NATO's door remains open.\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, running.name])
+
+
+def test_a_folder_input_skips_hidden_folders_and_says_so(predict, tmp_path):
+    """A directory input read the files inside `.git/` and `.venv/` too."""
+    folder = tmp_path / "inputs"
+    for name in ("article.txt", ".git/notes.csv", ".venv/lib/x.txt", "sub/.cache/y.txt", "sub/.draft.txt"):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(SEED, folder / name)
+    (folder / "sub/kept.txt").write_text("NATO's door remains open.\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    result = predict(folder, "-o", out)
+    assert set(pd.read_csv(out)["input_file"]) == {str(folder / "article.txt"), str(folder / "sub/kept.txt")}
+    assert result.stderr.splitlines() == [f"{folder}: skipped hidden files and folders: .git/, .venv/, sub/.cache/, sub/.draft.txt"]
