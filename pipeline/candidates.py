@@ -15,7 +15,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import MaxAbsScaler, OneHotEncoder
 from sklearn.svm import LinearSVC
 
-from pipeline.config import Columns, ConfigError, load_yaml
+from pipeline.config import Columns, ConfigError, load_yaml, relative_to_file
 from pipeline.context import DocumentContext
 from pipeline.examples import WithExamples
 from pipeline.features import EnsureColumns, LexiconFeatures, MissingExtra, SentenceEmbeddings, embedding_model_dir
@@ -56,7 +56,7 @@ class CandidateSettings:
         lexicons = {
             f"{prefix}:{category}": [str(term) for term in terms]
             for prefix, lexicon_path in (raw.get("lexicons") or {}).items()
-            for category, terms in load_yaml(lexicon_path).items()
+            for category, terms in load_yaml(relative_to_file(lexicon_path, path)).items()
         }
         for pair in raw.get("interactions") or []:
             unknown = [category for category in pair if category not in lexicons]

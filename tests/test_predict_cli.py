@@ -3,6 +3,7 @@ with real models trained on the gold labels."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -530,7 +531,9 @@ def small_limit(tmp_path) -> Path:
     """The project's parameters with texts limited to 100 characters (`segment.max_chars`)."""
     import yaml
 
-    settings = yaml.safe_load((REPO / "configs/params.yaml").read_text(encoding="utf-8"))
+    from pipeline.config import load_params
+
+    settings = load_params(REPO / "configs/params.yaml")  # the files it names, as absolute paths
     settings["segment"]["max_chars"] = 100
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(settings), encoding="utf-8")
@@ -611,3 +614,20 @@ def test_a_folder_input_skips_hidden_folders_and_says_so(predict, tmp_path):
     result = predict(folder, "-o", out)
     assert set(pd.read_csv(out)["input_file"]) == {str(folder / "article.txt"), str(folder / "sub/kept.txt")}
     assert result.stderr.splitlines() == [f"{folder}: skipped hidden files and folders: .git/, .venv/, sub/.cache/, sub/.draft.txt"]
+
+
+def test_params_name_files_relative_to_the_params_file(trained_models, tmp_path, monkeypatch):
+    """`--params` paths (schema, examples, candidates, lexicons) were relative to the current folder."""
+    from pipeline.candidates import CandidateSettings
+
+    params = REPO / "configs/params.yaml"
+    predicted = subprocess.run([BIN / "stance", "predict", "-", "--model", trained_models, "--params", params],
+                               input="NATO's door remains open.\n", cwd=tmp_path, env=tool_env(), capture_output=True,
+                               text=True)
+    assert predicted.returncode == 0, predicted.stderr
+    assert pd.read_csv(io.StringIO(predicted.stdout))["stance"].isin(SCHEMA["stance"]).all()
+    checked = subprocess.run([BIN / "stance", "labels", "check", "--params", params, "--gold", REPO / "labels/gold.jsonl",
+                              "--corpus", REPO / "seeds"], cwd=tmp_path, env=tool_env(), capture_output=True, text=True)
+    assert checked.returncode == 0 and "examples.jsonl" in checked.stdout, checked.stderr
+    monkeypatch.chdir(tmp_path)
+    assert CandidateSettings.load(REPO / "configs/candidates.yaml").lexicons
