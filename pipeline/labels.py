@@ -38,7 +38,8 @@ def read_label_lines(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as error:
-                problems.append(Problem(path, number, f"bytes that are not UTF-8 ({error.reason} at byte {error.start + 1} of the line)"))
+                where = f"{error.reason} at byte {error.start + 1} of the line"
+                problems.append(Problem(path, number, f"bytes that are not UTF-8 ({where})"))
                 continue
             if not line.strip():
                 continue

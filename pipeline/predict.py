@@ -214,8 +214,7 @@ class Inputs:
 def predict_files(inputs: Inputs, target: Path | None, predictor: Predictor, batch_size: int, show_progress: bool) -> int:
     """Predict every sentence of `inputs` into `target` (None: CSV on standard output); the row count."""
     tagged = len(inputs.readers) > 1
-    added = [INPUT_COLUMN] if tagged else []
-    added += predictor.columns
+    added = ([INPUT_COLUMN] if tagged else []) + predictor.columns
     inputs.refuse_columns(added)
     output_columns = inputs.columns + added
 

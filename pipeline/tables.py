@@ -220,7 +220,9 @@ class DelimitedReader:
                 yield
         except pd.errors.ParserWarning:
             line, fields, expected = self._first_row()
-            raise InputError(f"{self.path}: malformed {self.kind} (Expected {expected} fields in line {line}, saw {fields})") from None
+            raise InputError(
+                f"{self.path}: malformed {self.kind} (Expected {expected} fields in line {line}, saw {fields})"
+            ) from None
         except UnicodeDecodeError:
             with self.path.open("rb") as handle:
                 for _ in decoded_lines(handle, self.options.encoding, str(self.path)):
@@ -364,7 +366,8 @@ def is_text_type(kind) -> bool:
 
     if pa.types.is_dictionary(kind):
         kind = kind.value_type
-    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind) or pa.types.is_null(kind)
+    return any(test(kind) for test in (pa.types.is_string, pa.types.is_large_string, pa.types.is_string_view,
+                                       pa.types.is_null))
 
 
 def reader(name: str, options: ReadOptions, segmenter: Callable):

@@ -613,7 +613,8 @@ def test_a_folder_input_skips_hidden_folders_and_says_so(predict, tmp_path):
     out = tmp_path / "out.csv"
     result = predict(folder, "-o", out)
     assert set(pd.read_csv(out)["input_file"]) == {str(folder / "article.txt"), str(folder / "sub/kept.txt")}
-    assert result.stderr.splitlines() == [f"{folder}: skipped hidden files and folders: .git/, .venv/, sub/.cache/, sub/.draft.txt"]
+    skipped = ".git/, .venv/, sub/.cache/, sub/.draft.txt"
+    assert result.stderr.splitlines() == [f"{folder}: skipped hidden files and folders: {skipped}"]
 
 
 def test_params_name_files_relative_to_the_params_file(trained_models, tmp_path, monkeypatch):
