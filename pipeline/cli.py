@@ -124,8 +124,10 @@ def labels_agreement(
 
     from pipeline.agreement import agreement
     from pipeline.config import Schema, load_params
-    from pipeline.files import read_jsonl, write_json
+    from pipeline.files import read_jsonl, refuse_overwrite, write_json
 
+    if json_out:
+        refuse_overwrite(json_out, [first, second])
     schema = Schema.load(load_params(params)["data"]["schema"])
     passes = [read_jsonl(path) for path in (first, second)]
     figures = agreement(*passes, tasks=list(schema.tasks))
@@ -154,11 +156,12 @@ def labels_todo(
     labels and marked "suggested"; review them, delete the mark and append to the gold file.
     """
     from pipeline.config import Schema, load_params
-    from pipeline.files import read_jsonl, write_jsonl
+    from pipeline.files import read_jsonl, refuse_overwrite, write_jsonl
     from pipeline.models import load_models
     from pipeline.segmentation import SegmentationSettings, Segmenter
     from pipeline.todo import todo_records
 
+    refuse_overwrite(output, [gold, corpus, model, params])
     settings = load_params(params)
     schema = Schema.load(settings["data"]["schema"])
     sentences = Segmenter(SegmentationSettings.from_params(settings)).segment_folder(corpus)
@@ -256,11 +259,13 @@ def evaluate(
     from rich.console import Console
 
     from pipeline.config import Schema, load_params
-    from pipeline.files import write_json
+    from pipeline.files import refuse_overwrite, write_json
     from pipeline.predict import Inputs, evaluate_file, gold_tasks, load_predictor, score_tables, segmenter_factory
 
-    if json_out and not json_out.parent.is_dir():
-        raise InputError(f"{json_out}: output directory {json_out.parent} does not exist")
+    if json_out:
+        if not json_out.parent.is_dir():
+            raise InputError(f"{json_out}: output directory {json_out.parent} does not exist")
+        refuse_overwrite(json_out, [file, params])
     settings = load_params(params)
     source = Inputs.open([file], read_options(settings, text_column, encoding, batch_size), segmenter_factory(settings))
     if len(source.readers) != 1:

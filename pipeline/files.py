@@ -104,6 +104,23 @@ def atomic_folder(target: str | Path) -> Iterator[Path]:
         shutil.rmtree(previous, ignore_errors=True)
 
 
+def overwrites(target: Path, source: Path) -> bool:
+    """Whether writing `target` would replace the file `source` or write inside the folder `source`
+    (paths resolved, so that another spelling or a symbolic or hard link counts)."""
+    resolved, origin = target.resolve(), source.resolve()
+    if source.is_dir():
+        return origin in resolved.parents
+    return resolved == origin or (target.exists() and source.exists() and target.samefile(source))
+
+
+def refuse_overwrite(target: Path, inputs: Iterable[str | Path]) -> None:
+    """Fail when writing `target` would replace one of `inputs` or write inside an input folder."""
+    for given in inputs:
+        if overwrites(target, Path(given)):
+            where = "lies inside the input folder" if Path(given).is_dir() else "is the input"
+            raise InputError(f"{target}: {where} {given}; write the output elsewhere")
+
+
 def write_jsonl(records: Iterable[dict[str, Any]], target: str | Path) -> None:
     """Write one JSON object per line, atomically."""
     with atomic_path(target) as temporary, temporary.open("w", encoding="utf-8") as out:

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.errors import InputError
-from pipeline.files import atomic_path, json_object
+from pipeline.files import atomic_path, json_object, refuse_overwrite
 
 STDIN = "-"
 DOCUMENT_SUFFIXES = (".txt", ".md")
@@ -394,18 +394,7 @@ def check_output(target: Path | None, inputs: Iterable[str] = ()) -> None:
         raise InputError(f"{target}: output directory {target.parent} does not exist")
     if target.is_dir():
         raise InputError(f"{target}: is a directory")
-    for given in inputs:
-        if given != STDIN and overwrites(target, Path(given)):
-            where = "lies inside the input folder" if Path(given).is_dir() else "is the input"
-            raise InputError(f"{target}: {where} {given}; write the output elsewhere")
-
-
-def overwrites(target: Path, source: Path) -> bool:
-    """Whether writing `target` would replace the file `source` or write inside the folder `source`."""
-    resolved, origin = target.resolve(), source.resolve()
-    if source.is_dir():
-        return origin in resolved.parents
-    return resolved == origin or (target.exists() and source.exists() and target.samefile(source))
+    refuse_overwrite(target, [given for given in inputs if given != STDIN])
 
 
 class CsvWriter:

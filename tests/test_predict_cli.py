@@ -632,3 +632,18 @@ def test_params_name_files_relative_to_the_params_file(trained_models, tmp_path,
     assert checked.returncode == 0 and "examples.jsonl" in checked.stdout, checked.stderr
     monkeypatch.chdir(tmp_path)
     assert CandidateSettings.load(REPO / "configs/candidates.yaml").lexicons
+
+
+@pytest.mark.parametrize("command", ["evaluate --json", "labels todo -o", "labels agreement --json"])
+def test_other_commands_never_write_over_their_input(trained_models, tmp_path, gold_table, command):
+    """`stance labels todo -o labels/gold.jsonl` replaced the gold labels with the queue."""
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(gold_table.head(3).to_json(orient="records", lines=True), encoding="utf-8")
+    before = gold.read_bytes()
+    args = {
+        "evaluate --json": ["evaluate", gold, "--model", trained_models, "--json", gold],
+        "labels todo -o": ["labels", "todo", "--gold", gold, "--model", trained_models, "-o", gold],
+        "labels agreement --json": ["labels", "agreement", gold, gold, "--json", gold],
+    }[command]
+    assert_one_line_error(stance(*args), [f"{gold}: is the input {gold}; write the output elsewhere"])
+    assert gold.read_bytes() == before
