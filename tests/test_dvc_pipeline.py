@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -101,6 +103,21 @@ def test_a_failed_stage_keeps_the_last_metrics_plots_errors_and_behaviour(reprod
     for stage in ("evaluate", "behaviour"):
         failed_stage(reproduced, stage, uri)
         assert uncached_outputs(reproduced) == before, stage
+
+
+def test_ctrl_c_during_evaluate_keeps_the_last_metrics(reproduced: Path) -> None:
+    before = uncached_outputs(reproduced)
+    process = subprocess.Popen(["dvc", "repro", "--force", "--single-item", "evaluate"], cwd=reproduced, env=tool_env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        working = next((line for line in process.stdout if line.startswith("evaluate: stance/")), None)
+        assert working, "evaluate ended before it scored a candidate"
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        assert process.wait(timeout=60) != 0
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert uncached_outputs(reproduced) == before
 
 
 def test_a_broken_tracking_store_stops_each_stage_before_any_work_in_one_line(reproduced: Path) -> None:
