@@ -15,7 +15,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import MaxAbsScaler, OneHotEncoder
 from sklearn.svm import LinearSVC
 
-from pipeline.config import Columns, ConfigError, load_yaml
+from pipeline.config import Columns, ConfigError, load_yaml, relative_to_file
 from pipeline.context import DocumentContext
 from pipeline.examples import WithExamples
 from pipeline.encoder import MissingExtra, encoder_sha256
@@ -82,7 +82,7 @@ class CandidateSettings:
         lexicons = {
             f"{prefix}:{category}": [str(term) for term in terms]
             for prefix, lexicon_path in (raw.get("lexicons") or {}).items()
-            for category, terms in load_yaml(lexicon_path).items()
+            for category, terms in load_yaml(relative_to_file(lexicon_path, path)).items()
         }
         for pair in raw.get("interactions") or []:
             unknown = [category for category in pair if category not in lexicons]
@@ -95,7 +95,10 @@ class CandidateSettings:
         for model_set in sets:
             if not any(model_set.admits(candidate) for candidate in candidates):
                 raise ConfigError(f"{path}: model set '{model_set.name}' admits no candidate")
-        return cls(candidates, lexicons, list(map(list, raw.get("interactions") or [])), dict(raw.get("embeddings") or {}),
+        embeddings = dict(raw.get("embeddings") or {})
+        if "encoder" in embeddings:
+            embeddings["encoder"] = relative_to_file(embeddings["encoder"], path)
+        return cls(candidates, lexicons, list(map(list, raw.get("interactions") or [])), embeddings,
                    dict(raw.get("parser") or {}), sets)
 
     def encoder(self) -> str:

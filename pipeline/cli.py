@@ -29,7 +29,8 @@ Command = TypeVar("Command", bound=Callable)
 
 
 def one_line_errors(command: Command) -> Command:
-    """Report bad input as one line on standard error with exit code 2, never a traceback."""
+    """Report bad input, and what the operating system refuses (a full disk, a read-only folder),
+    as one line on standard error with exit code 2, never a traceback."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
@@ -37,6 +38,10 @@ def one_line_errors(command: Command) -> Command:
             return command(*args, **kwargs)
         except InputError as error:
             print(f"error: {error}", file=sys.stderr)
+            raise typer.Exit(2) from None
+        except OSError as error:
+            where = f"{error.filename}: " if error.filename else ""
+            print(f"error: {where}{error.strerror or error}", file=sys.stderr)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -55,6 +60,15 @@ def main(
     ),
 ) -> None:
     """Stance toward NATO expansion, speaker bloc and claim type for news sentences."""
+    stop_on_terminate()
+
+
+def stop_on_terminate() -> None:
+    """SIGTERM (what `timeout`, docker and systemd send) stops a command as Ctrl-C does, so that it
+    removes its temporary output instead of dying with it in place."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
 PARAMS_OPTION = typer.Option(Path("configs/params.yaml"), "--params", help="Stage parameters (YAML).")
@@ -110,8 +124,10 @@ def labels_agreement(
 
     from pipeline.agreement import agreement
     from pipeline.config import Schema, load_params
-    from pipeline.files import read_jsonl, write_json
+    from pipeline.files import read_jsonl, refuse_overwrite, write_json
 
+    if json_out:
+        refuse_overwrite(json_out, [first, second])
     schema = Schema.load(load_params(params)["data"]["schema"])
     passes = [read_jsonl(path) for path in (first, second)]
     figures = agreement(*passes, tasks=list(schema.tasks))
@@ -140,11 +156,12 @@ def labels_todo(
     labels and marked "suggested"; review them, delete the mark and append to the gold file.
     """
     from pipeline.config import Schema, load_params
-    from pipeline.files import read_jsonl, write_jsonl
+    from pipeline.files import read_jsonl, refuse_overwrite, write_jsonl
     from pipeline.models import load_models
     from pipeline.segmentation import SegmentationSettings, Segmenter
     from pipeline.todo import todo_records
 
+    refuse_overwrite(output, [gold, corpus, model, params])
     settings = load_params(params)
     schema = Schema.load(settings["data"]["schema"])
     sentences = Segmenter(SegmentationSettings.from_params(settings)).segment_folder(corpus)
@@ -187,6 +204,15 @@ ENCODING_OPTION = typer.Option("utf-8", "--encoding", help="Encoding of text inp
 BATCH_SIZE_OPTION = typer.Option(10_000, "--batch-size", min=1, help="Rows read, predicted and written at a time.")
 
 
+def read_options(settings: dict, text_column: str, encoding: str, batch_size: int):
+    """How `predict` and `evaluate` read their inputs: a table's text may be as long as a document
+    (`segment.max_chars`), no longer."""
+    from pipeline.segmentation import SegmentationSettings
+    from pipeline.tables import ReadOptions
+
+    return ReadOptions(text_column, encoding, batch_size, SegmentationSettings.from_params(settings).max_chars)
+
+
 @app.command()
 @one_line_errors
 def predict(
@@ -213,16 +239,17 @@ start, end, date and text; tables (.csv, .tsv, .jsonl, .parquet) have one senten
 keep all their columns.
 
     The output has the union of the inputs' columns, an input_file column when there are several \
-inputs, then stance, stance_p, bloc, bloc_p, claim and claim_p (an input column of the same name is \
-replaced). A blank text gets empty labels. An output file appears only when the run succeeds.
+inputs, then stance, stance_p, bloc, bloc_p, claim and claim_p (an input with a column of one of these \
+names is refused). A blank text gets empty labels. An output file appears only when the run succeeds, \
+and never replaces an input.
     """
     from pipeline.config import load_params
     from pipeline.predict import Inputs, load_predictor, predict_files, segmenter_factory, show_progress
-    from pipeline.tables import ReadOptions, check_output
+    from pipeline.tables import check_output
 
-    check_output(output)
+    check_output(output, inputs)
     settings = load_params(params)
-    sources = Inputs.open(inputs, ReadOptions(text_column, encoding, batch_size), segmenter_factory(settings))
+    sources = Inputs.open(inputs, read_options(settings, text_column, encoding, batch_size), segmenter_factory(settings))
     predictor = load_predictor(settings, model_sources(model, fast), task, text_column, probs)
     try:
         predict_files(sources, output, predictor, batch_size, show_progress(quiet))
@@ -251,14 +278,15 @@ def evaluate(
     from rich.console import Console
 
     from pipeline.config import Schema, load_params
-    from pipeline.files import write_json
+    from pipeline.files import refuse_overwrite, write_json
     from pipeline.predict import Inputs, evaluate_file, gold_tasks, load_predictor, score_tables, segmenter_factory
-    from pipeline.tables import ReadOptions
 
-    if json_out and not json_out.parent.is_dir():
-        raise InputError(f"{json_out}: output directory {json_out.parent} does not exist")
+    if json_out:
+        if not json_out.parent.is_dir():
+            raise InputError(f"{json_out}: output directory {json_out.parent} does not exist")
+        refuse_overwrite(json_out, [file, params])
     settings = load_params(params)
-    source = Inputs.open([file], ReadOptions(text_column, encoding, batch_size), segmenter_factory(settings))
+    source = Inputs.open([file], read_options(settings, text_column, encoding, batch_size), segmenter_factory(settings))
     if len(source.readers) != 1:
         raise InputError(f"{file}: a directory; give one file")
     tasks = gold_tasks(file, source.columns, Schema.load(settings["data"]["schema"]).tasks, task)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,9 +32,23 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return content
 
 
+# The parameters that name files, as (section, key).
+PATH_PARAMS = (("data", "schema"), ("data", "examples"), ("train", "candidates"))
+
+
+def relative_to_file(value: str, config: str | Path) -> str:
+    """A path written in the configuration file `config`: a relative one is relative to its folder."""
+    return os.path.normpath(Path(config).parent / value)
+
+
 def load_params(path: str | Path = DEFAULT_PARAMS) -> dict[str, Any]:
-    """The stage parameters (configs/params.yaml)."""
-    return load_yaml(path)
+    """The stage parameters (configs/params.yaml). The files they name (schema, examples, candidates)
+    are found relative to the parameters file's folder, whatever the current folder."""
+    params = load_yaml(path)
+    for section, key in PATH_PARAMS:
+        if isinstance(params.get(section), dict) and params[section].get(key):
+            params[section][key] = relative_to_file(params[section][key], path)
+    return params
 
 
 @dataclass(frozen=True)

@@ -30,10 +30,17 @@ class Problem:
 
 
 def read_label_lines(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], list[Problem]]:
-    """(line number, record) for each parsable line, and a problem for each line that is not."""
+    """(line number, record) for each parsable line, and a problem for each line that is not
+    (bytes that are not UTF-8 included)."""
     records, problems = [], []
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
+    with path.open("rb") as lines:
+        for number, raw in enumerate(lines, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                where = f"{error.reason} at byte {error.start + 1} of the line"
+                problems.append(Problem(path, number, f"bytes that are not UTF-8 ({where})"))
+                continue
             if not line.strip():
                 continue
             try:

@@ -179,7 +179,7 @@ def load_uri(uri: str) -> TaskModel:
     from pipeline import tracking
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one line per error, no bars
-    mlflow = tracking.configure()
+    mlflow = tracking.open_store(create=False)  # reading a model never creates a store
     with tempfile.TemporaryDirectory(prefix="natostance-model-") as scratch:
         try:
             folder = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=scratch))

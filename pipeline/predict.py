@@ -4,7 +4,8 @@ Rows stream through in batches (read, predict, write), so memory stays flat howe
 input. The output has the columns of every input (their union, in order of appearance), an
 `input_file` column naming the input of each row when there are several inputs, then per task
 the label and its probability (`stance`, `stance_p`, ...; with `probs`, one `stance_p_<label>`
-column per class). An input column with the name of an added column is replaced by it.
+column per class). An input with a column of the name of an added column is refused, so that no
+input column (gold labels, say) is lost.
 """
 
 from __future__ import annotations
@@ -92,7 +93,7 @@ class Predictor:
         return pd.DataFrame(added, index=frame.index)
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The batch with the added columns (replacing input columns of the same names)."""
+        """The batch with the added columns."""
         return frame.assign(**self.labels(frame))
 
 
@@ -181,29 +182,41 @@ class ProgressBar:
 
 @dataclass
 class Inputs:
-    """The checked inputs of a run: a reader per input and the union of their columns."""
+    """The checked inputs of a run: a reader per input and the columns of each."""
 
     readers: dict[str, Any]
-    columns: list[str]
+    found: dict[str, list[str]]
 
     @classmethod
     def open(cls, inputs: list[str], options: ReadOptions, segmenter: Callable) -> "Inputs":
         """Check every input (it exists, its format is known, it has the text column), before any
         model is loaded or any output written."""
         readers = {name: reader(name, options, segmenter) for name in expand_inputs(inputs)}
-        columns: dict[str, None] = {}
-        for name, source in readers.items():
-            found = source.columns()
-            require_column(name, found, options.text_column, TEXT_HINT)
-            columns.update(dict.fromkeys(found))
-        return cls(readers, list(columns))
+        found = {name: source.columns() for name, source in readers.items()}
+        for name, columns in found.items():
+            require_column(name, columns, options.text_column, TEXT_HINT)
+        return cls(readers, found)
+
+    @property
+    def columns(self) -> list[str]:
+        """The union of the inputs' columns, in order of appearance."""
+        return list(dict.fromkeys(column for columns in self.found.values() for column in columns))
+
+    def refuse_columns(self, added: list[str]) -> None:
+        """Fail when an input has a column named like one of the `added` columns, which would replace it."""
+        for name, columns in self.found.items():
+            taken = [column for column in columns if column in added]
+            if taken:
+                raise InputError(f"{name}: has column(s) {', '.join(taken)}, which the predictions would replace;"
+                                 " rename or drop them first")
 
 
 def predict_files(inputs: Inputs, target: Path | None, predictor: Predictor, batch_size: int, show_progress: bool) -> int:
     """Predict every sentence of `inputs` into `target` (None: CSV on standard output); the row count."""
     tagged = len(inputs.readers) > 1
-    added = [INPUT_COLUMN] if tagged else []
-    output_columns = [c for c in inputs.columns if c not in predictor.columns + added] + added + predictor.columns
+    added = ([INPUT_COLUMN] if tagged else []) + predictor.columns
+    inputs.refuse_columns(added)
+    output_columns = inputs.columns + added
 
     def batches() -> Iterator[pd.DataFrame]:
         for name, source in inputs.readers.items():

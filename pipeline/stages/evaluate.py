@@ -39,7 +39,7 @@ from pipeline.crossval import FoldPredictions, cross_validated, load_training_ta
 from pipeline.errors import InputError
 from pipeline.evaluation import Evaluation, prediction_speed
 from pipeline.features import preload_embeddings
-from pipeline.files import atomic_path, write_json
+from pipeline.files import atomic_folder, write_json
 from pipeline.metrics import Headline, f_avg_at_share
 from pipeline.reuse import reused_fits
 
@@ -236,10 +236,11 @@ def confusion_figure(gold, predicted, labels: list[str], title: str):
     return display.figure_
 
 
-def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as temporary:
-        frame.to_csv(temporary, index=False)
+def write_folder(tables: dict[str, pd.DataFrame], folder: Path) -> None:
+    """Replace `folder` with one CSV file per named table, all at once."""
+    with atomic_folder(folder) as staging:
+        for name, frame in tables.items():
+            frame.to_csv(staging / name, index=False)
 
 
 def log_candidate(parent_id: str, task: str, result: CandidateResult, gold, labels: list[str], errors: pd.DataFrame,
@@ -265,6 +266,7 @@ def log_candidate(parent_id: str, task: str, result: CandidateResult, gold, labe
 def evaluate(dataset: Path, examples_path: Path | None, params: dict, outputs: argparse.Namespace) -> dict:
     """Evaluate all candidates of all tasks, track them, write the DVC outputs; return the
     summary the `train` stage reads."""
+    tracking.configure()  # a broken tracking store stops the stage before any work
     schema = Schema.load(params["data"]["schema"])
     columns = Columns.from_params(params)
     settings = CandidateSettings.load(params["train"]["candidates"])
@@ -299,6 +301,8 @@ def evaluate(dataset: Path, examples_path: Path | None, params: dict, outputs: a
     ranked = {task: [results[c.name] for c in settings.candidates if c.name in results] for task, results in by_task.items()}
     summary: dict = {"parent_run_id": parent_id, "sets": {}}
     metrics: dict = {task: {} for task in tasks}
+    plots: dict[str, pd.DataFrame] = {}
+    errors: dict[str, pd.DataFrame] = {}
     for model_set in settings.model_sets:
         chosen = choose(study, ranked, model_set)
         consistent = consistent_evaluations(study, chosen)
@@ -327,13 +331,16 @@ def evaluate(dataset: Path, examples_path: Path | None, params: dict, outputs: a
                 metrics[task][model_set.name] = entry
                 continue
             gold, seeds = study.gold(task, "seeds"), consistent[task]["seeds"]
-            write_csv(seeds.confusion_pairs(gold), outputs.plots / f"confusion-{task}.csv")
-            write_csv(seeds.errors(table, gold, error_columns, section["errors"]), outputs.errors / f"{task}.csv")
+            plots[f"confusion-{task}.csv"] = seeds.confusion_pairs(gold)
+            errors[f"{task}.csv"] = seeds.errors(table, gold, error_columns, section["errors"])
             metrics[task] = {
                 **entry,
                 "candidates": {r.candidate.name: {p: round(r.headline(p), 4) for p in study.protocols} for r in ranked[task]},
                 **metrics[task],
             }
+    # Only now, with everything computed and tracked: a failure before leaves the last outputs.
+    write_folder(plots, outputs.plots)
+    write_folder(errors, outputs.errors)
     write_json(metrics, outputs.metrics)
     return summary
 

@@ -32,6 +32,7 @@ from pipeline.models import save_model
 
 def train(dataset: Path, examples: Path | None, summary_path: Path, models: Path, params: dict,
           embeddings: Path | None = None) -> None:
+    tracking.configure()  # a broken tracking store stops the stage before any work
     schema = Schema.load(params["data"]["schema"])
     columns = Columns.from_params(params)
     settings = CandidateSettings.load(params["train"]["candidates"])
