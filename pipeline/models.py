@@ -7,7 +7,6 @@ an MLflow model URI (`models:/natostance-stance@champion`, `runs:/...`) goes thr
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 import yaml
 
 from pipeline.errors import InputError
+from pipeline.files import atomic_folder
 from pipeline.imports import without_torch
 
 MLMODEL = "MLmodel"
@@ -71,26 +71,24 @@ def signature_and_example(columns: list[str]):
 
 
 def save_model(model, target: Path, task: str, labels: list[str], columns: list[str], card: str) -> None:
-    """Write an MLflow model folder (skops format) with a model card, replacing `target` atomically."""
+    """Write an MLflow model folder (skops format) with a model card, replacing `target` atomically;
+    a model holding a type outside `TRUSTED_TYPES` is refused before it replaces anything, since it
+    would not load again."""
     io = skops_io()  # before MLflow's flavor imports it
     import mlflow.sklearn
 
-    types = trusted(io.get_untrusted_types(data=io.dumps(model)), str(target))  # only models that load again
     signature, example = signature_and_example(columns)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        folder = staging / "model"
-        mlflow.sklearn.save_model(
-            model, str(folder), serialization_format="skops", skops_trusted_types=types,
-            signature=signature, input_example=example, metadata={"task": task, "labels": labels},
-            pip_requirements=pip_requirements(),
-        )
-        (folder / "README.md").write_text(card, encoding="utf-8")
-        if target.exists():
-            shutil.rmtree(target)
-        folder.rename(target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with atomic_folder(target) as staging:
+        try:
+            mlflow.sklearn.save_model(
+                model, str(staging), serialization_format="skops", skops_trusted_types=sorted(TRUSTED_TYPES),
+                signature=signature, input_example=example, metadata={"task": task, "labels": labels},
+                pip_requirements=pip_requirements(),
+            )
+        finally:  # MLflow may refuse such types itself: name them in one line either way
+            for written in staging.glob("*.skops"):
+                trusted(io.get_untrusted_types(file=written), str(target))
+        (staging / "README.md").write_text(card, encoding="utf-8")
 
 
 @dataclass

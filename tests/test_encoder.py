@@ -36,7 +36,7 @@ def embedding_models(tmp_path_factory, gold_table, encoder_folder) -> Path:
     shutil.copytree(encoder_folder, folder / "encoder")
     settings = CandidateSettings.load(REPO / "configs/candidates.yaml")
     settings.embeddings["encoder"] = str(folder / "encoder")
-    candidate = next(c for c in settings.candidates if c.name == "logreg-ngrams-lexicon-embeddings")
+    candidate = next(c for c in settings.candidates if c.name == "logreg-ngrams-lexicon-parsed-context-embeddings")
     labels = Schema.load(REPO / "configs/schema.yaml").tasks["stance"]
     model = build(candidate, settings, Columns(), seed=0).fit(gold_table, gold_table["stance"])
     save_model(model, folder / "stance", "stance", list(labels), ["text", "doc", "index"], "# test model\n")

@@ -23,7 +23,6 @@ from pipeline.config import Columns, Schema, load_params
 from pipeline.crossval import chosen_params, fitted_pipeline, group_params, load_training_tables, searched
 from pipeline.errors import InputError
 from pipeline.features import preload_embeddings
-from pipeline.evaluation import prediction_speed
 from pipeline.metrics import Headline
 from pipeline.reuse import reused_fits
 from pipeline.modelcard import model_card
@@ -58,11 +57,10 @@ def train_task(task: str, labels: list[str], entry: dict, candidate, target: Pat
                      params["train"]["inner_folds"], headline.scorer(labels))
     model.fit(table, table[task].to_numpy(), **group_params(table[columns.group].to_numpy(), model))
     best_params, estimator = chosen_params(model), fitted_pipeline(model)
-    speed = prediction_speed(estimator, table, columns.text, params["seed"])
     save_model(estimator, target, task, labels, columns.inputs(), model_card(task, labels, entry, best_params, columns))
     encoder = Path(settings.embeddings["encoder"]) if "embeddings" in candidate.features else None
     version = tracking.register_champion(entry["run_id"], registered, target, encoder)
-    print(f"train: {task}: {candidate.name} {best_params} -> {target}, {version} @champion, {speed:,.0f} sentences/s")
+    print(f"train: {task}: {candidate.name} {best_params} -> {target}, {version} @champion")
 
 
 def main() -> None:
