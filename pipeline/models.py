@@ -16,6 +16,7 @@ import yaml
 
 from pipeline.errors import InputError
 from pipeline.files import atomic_folder
+from pipeline.reproducible import reproducible_folder
 from pipeline.imports import without_torch
 
 MLMODEL = "MLmodel"
@@ -71,7 +72,8 @@ def signature_and_example(columns: list[str]):
 
 
 def save_model(model, target: Path, task: str, labels: list[str], columns: list[str], card: str) -> None:
-    """Write an MLflow model folder (skops format) with a model card, replacing `target` atomically;
+    """Write an MLflow model folder (skops format, byte-reproducible: `pipeline.reproducible`) with
+    a model card, replacing `target` atomically;
     a model holding a type outside `TRUSTED_TYPES` is refused before it replaces anything, since it
     would not load again."""
     io = skops_io()  # before MLflow's flavor imports it
@@ -88,6 +90,7 @@ def save_model(model, target: Path, task: str, labels: list[str], columns: list[
         finally:  # MLflow may refuse such types itself: name them in one line either way
             for written in staging.glob("*.skops"):
                 trusted(io.get_untrusted_types(file=written), str(target))
+        reproducible_folder(staging, model_file(staging)[0])
         (staging / "README.md").write_text(card, encoding="utf-8")
 
 

@@ -66,7 +66,8 @@ class ReusableTfidfVectorizer(TfidfVectorizer):
     """A `TfidfVectorizer` whose fits and transforms are shared inside `reused_fits()`.
 
     It saves its vocabulary as one array of terms in index order: skops writes a dict as one
-    JSON node per entry, which made each model 8 MB and seconds to save and to load.
+    JSON node per entry, which made each model 8 MB and seconds to save and to load. It leaves
+    out sklearn's `_stop_words_id` (the address of an object), so equal fits save equal bytes.
     """
 
     def fit(self, raw_documents, y=None):
@@ -109,6 +110,7 @@ class ReusableTfidfVectorizer(TfidfVectorizer):
 
     def __getstate__(self):
         state = dict(super().__getstate__())  # for a class outside sklearn it is the live __dict__
+        state.pop("_stop_words_id", None)  # an address in memory (sklearn's cache of a check it redoes)
         vocabulary = state.get("vocabulary_")
         if isinstance(vocabulary, dict) and sorted(vocabulary.values()) == list(range(len(vocabulary))):
             del state["vocabulary_"]

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from conftest import copy_project, run, tool_env
 
@@ -25,6 +26,12 @@ def predictions(repo: Path) -> dict[str, np.ndarray]:
     schema = Schema.load(repo / "configs/schema.yaml")
     table = pd.read_json(repo / "data/sentences.jsonl", lines=True)
     return {task: model.probabilities(table) for task, model in load_models([str(repo / "models")], schema.tasks).items()}
+
+
+def trained_outputs(repo: Path) -> dict[str, str]:
+    """The content hash dvc.lock records for each output of the `train` stage."""
+    lock = yaml.safe_load((repo / "dvc.lock").read_text(encoding="utf-8"))
+    return {out["path"]: out["md5"] for out in lock["stages"]["train"]["outs"]}
 
 
 def fewer_examples(repo: Path, passages: int) -> None:
@@ -66,11 +73,12 @@ def test_dvc_repro_trains_reproducibly_and_then_does_nothing(reproduced: Path) -
     unchanged = run(["dvc", "repro"], reproduced)
     assert "Data and pipelines are up to date." in unchanged.stdout
 
-    first = predictions(reproduced)
+    first, locked = predictions(reproduced), trained_outputs(reproduced)
     run(["dvc", "repro", "--force", "embed", "evaluate", "train"], reproduced)
     assert json.loads((reproduced / "models/metrics.json").read_text()) == metrics
     second = predictions(reproduced)
     assert all(np.array_equal(first[task], second[task]) for task in first)
+    assert trained_outputs(reproduced) == locked  # the same model files, byte for byte
 
 
 def broken_store(repo: Path) -> str:

@@ -127,10 +127,9 @@ class Study:
         rows = slice(len(self.table), None)
         return FoldPredictions(every.probabilities[rows], every.classes, every.predict_seconds, every.fold_params)
 
-    def speed(self, candidate: Candidate) -> float:
-        """Sentences per second the candidate predicts, fitted on the corpus for the first task, on
-        corpus sentences made distinct (no per-text cache helps: every feature is computed)."""
-        task = next(iter(self.schema.tasks))
+    def speed(self, candidate: Candidate, task: str) -> float:
+        """Sentences per second the candidate predicts, fitted on the corpus for `task`, on corpus
+        sentences made distinct (no per-text cache helps: every feature is computed)."""
         model = build(candidate, self.settings, self.columns, self.params["seed"]).fit(self.table, self.table[task])
         return prediction_speed(model, self.table, self.columns.text, self.params["seed"])
 
@@ -158,12 +157,8 @@ def evaluate_candidate(candidate: Candidate, study: Study) -> dict[str, Candidat
     results = {}
     if "embeddings" in candidate.features:
         preload_embeddings(study.embeddings)
+    speed = None
     with one_worker():
-        try:
-            speed = study.speed(candidate)
-        except MissingExtra as missing:
-            print(f"evaluate: skipping {candidate.name}: {missing}", file=sys.stderr)
-            return results
         for task in study.schema.tasks:
             started = time.perf_counter()
             outcomes = {}
@@ -172,6 +167,7 @@ def evaluate_candidate(candidate: Candidate, study: Study) -> dict[str, Candidat
                     predictions = study.predictions(candidate, task, protocol)
                     evaluation = study.evaluation(task, protocol, predictions.labels(), predictions.probabilities.max(axis=1))
                     outcomes[protocol] = Outcome(predictions, evaluation)
+                speed = speed or study.speed(candidate, task)
             except MissingExtra as missing:
                 print(f"evaluate: skipping {task}/{candidate.name}: {missing}", file=sys.stderr)
                 continue
