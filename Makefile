@@ -24,10 +24,12 @@ demo: $(INSTALLED)
 test: $(INSTALLED)
 	$(BIN)/python -m pytest
 
-bench: $(INSTALLED)  # about 75 minutes: the benchmarks read the data and models of `dvc repro`
+bench: $(INSTALLED)  # about an hour: the benchmarks read the data and models of `dvc repro`
 	$(BIN)/dvc repro
 	$(BIN)/python bench/train_time.py --scales 1 20 100
-	$(BIN)/python bench/predict_throughput.py --rows 1000000
+	$(BIN)/python bench/predict_throughput.py --rows 20000 --distinct
+	$(BIN)/python bench/predict_throughput.py --rows 100000 --distinct --models models/fast
+	$(BIN)/python bench/speaker_attribution.py
 
 clean:
 	rm -rf $(VENV) data mlruns mlartifacts mlflow.db
