@@ -8,6 +8,7 @@ import os
 import sqlite3
 import subprocess
 from contextlib import closing, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -125,15 +126,53 @@ def log_candidate(
         return run.info.run_id
 
 
-def register_champion(run_id: str, name: str, folder, encoder=None) -> str:
+@dataclass(frozen=True)
+class Score:
+    """What a registered model scored, and on which labels: the headline `metric` under the
+    evaluation `protocol` that chose it, and a digest of the labels it was evaluated on."""
+
+    metric: str
+    protocol: str
+    value: float
+    labels: str
+
+    def tags(self) -> dict[str, str]:
+        return {"headline_metric": self.metric, "protocol": self.protocol, "headline": f"{self.value:.6f}",
+                "labels_hash": self.labels}
+
+    def keeps(self, champion: dict[str, str]) -> str | None:
+        """Why the current champion (its version tags) stays, or None when this score may replace it:
+        it does unless the champion scored higher by the same metric and protocol on the same labels."""
+        same = {key: champion.get(key) for key in ("headline_metric", "protocol", "labels_hash")}
+        if same != {key: value for key, value in self.tags().items() if key in same} or "headline" not in champion:
+            return None
+        if float(champion["headline"]) > self.value:
+            return f"{self.metric} {float(champion['headline']):.4f} > {self.value:.4f} on the same labels"
+        return None
+
+
+def register_champion(run_id: str, name: str, folder, score: Score, encoder=None, promote: bool = False) -> str:
     """Log a saved model folder (with the sentence `encoder` folder it runs, if any, as its
-    `encoder/`) into its candidate's run, register it as `name` and point `champion` at it."""
+    `encoder/`) into its candidate's run and register it as `name`, tagged with its `score`.
+    `champion` moves to it unless the current champion scored higher on the same labels
+    (`Score.keeps`), or always with `promote`; the decision is a tag of the version."""
     mlflow = configure()
     with mlflow.start_run(run_id=run_id):
         mlflow.log_artifacts(str(folder), artifact_path="model")
         if encoder is not None:
             mlflow.log_artifacts(str(encoder), artifact_path="model/encoder")
+    client = mlflow.MlflowClient()
+    version = mlflow.register_model(f"runs:/{run_id}/model", name, tags=score.tags()).version
+    try:
+        champion = client.get_model_version_by_alias(name, CHAMPION)
+    except mlflow.exceptions.MlflowException:  # no champion yet
+        champion = None
+    kept = None if promote or champion is None else score.keeps(champion.tags)
+    if kept:
+        client.set_model_version_tag(name, version, "champion_decision", f"not promoted: version {champion.version}: {kept}")
+        return f"models:/{name}/{version} (@{CHAMPION} stays on version {champion.version}: {kept})"
+    client.set_model_version_tag(name, version, "champion_decision", "promoted" + (" (asked)" if promote else ""))
+    client.set_registered_model_alias(name, CHAMPION, version)
+    with mlflow.start_run(run_id=run_id):
         mlflow.set_tag("champion", "true")
-    version = mlflow.register_model(f"runs:/{run_id}/model", name).version
-    mlflow.MlflowClient().set_registered_model_alias(name, CHAMPION, version)
-    return f"models:/{name}/{version}"
+    return f"models:/{name}/{version} @{CHAMPION}"

@@ -87,7 +87,8 @@ def register_in_temporary_store(folder: Path, tmp_path: Path, encoder: Path | No
             env.setenv("MLFLOW_TRACKING_URI", uri)
             with tracking.configure().start_run() as run:
                 pass
-            tracking.register_champion(run.info.run_id, "natostance-stance", folder, encoder)
+            tracking.register_champion(run.info.run_id, "natostance-stance", folder,
+                                       tracking.Score("f_avg", "written", 0.5, "test-labels"), encoder)
     finally:
         mlflow.set_tracking_uri(previous)
     return uri

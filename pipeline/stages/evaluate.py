@@ -317,6 +317,7 @@ def evaluate(dataset: Path, examples_path: Path | None, params: dict, outputs: a
                 **entry,
                 "candidates": {r.candidate.name: {p: round(r.headline(p), 4) for p in study.protocols} for r in admitted},
                 "run_id": run_ids[task, name],
+                "labels_hash": f"{tags['labels_hash']}+{tags['examples_hash']}",
                 "rows": len(table),
                 "written_examples": len(examples),
                 "groups": int(pd.Series(study.groups).nunique()),

@@ -4,8 +4,10 @@ register it.
 The candidate is the one `evaluate` chose; its hyper-parameters are searched once more by a
 grouped cross-validation over all labels. The default set's models are written to
 `models/<task>/`, another set's to `models/<set>/<task>/` (MLflow model, skops format, with a
-model card) and registered in MLflow as `natostance-<task>` (`natostance-<set>-<task>`) with the
-alias `champion`; a model with embedding features is registered with its sentence encoder.
+model card) and registered in MLflow as `natostance-<task>` (`natostance-<set>-<task>`), tagged
+with their headline score; the alias `champion` moves to a new version unless the current
+champion scored higher on the same labels (`--promote` moves it anyway). A model with embedding
+features is registered with its sentence encoder.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from pipeline.models import save_model
 
 
 def train(dataset: Path, examples: Path | None, summary_path: Path, models: Path, params: dict,
-          embeddings: Path | None = None) -> None:
+          embeddings: Path | None = None, promote: bool = False) -> None:
     tracking.configure()  # a broken tracking store stops the stage before any work
     schema = Schema.load(params["data"]["schema"])
     columns = Columns.from_params(params)
@@ -46,11 +48,11 @@ def train(dataset: Path, examples: Path | None, summary_path: Path, models: Path
         for task, labels in schema.tasks.items():
             entry = summary["sets"][model_set.name][task]
             train_task(task, list(labels), entry, candidates[entry["chosen"]], folder / task,
-                       model_set.registered_name(task), table, extra, settings, columns, params)
+                       model_set.registered_name(task), table, extra, settings, columns, params, promote)
 
 
 def train_task(task: str, labels: list[str], entry: dict, candidate, target: Path, registered: str, table, extra,
-               settings: CandidateSettings, columns: Columns, params: dict) -> None:
+               settings: CandidateSettings, columns: Columns, params: dict, promote: bool) -> None:
     """Refit one task's chosen candidate on all labels, save it to `target` and register it."""
     headline = Headline.from_params(task, params)
     model = searched(build(candidate, settings, columns, params["seed"], extra, task), candidate.grid,
@@ -59,8 +61,10 @@ def train_task(task: str, labels: list[str], entry: dict, candidate, target: Pat
     best_params, estimator = chosen_params(model), fitted_pipeline(model)
     save_model(estimator, target, task, labels, columns.inputs(), model_card(task, labels, entry, best_params, columns))
     encoder = Path(settings.embeddings["encoder"]) if "embeddings" in candidate.features else None
-    version = tracking.register_champion(entry["run_id"], registered, target, encoder)
-    print(f"train: {task}: {candidate.name} {best_params} -> {target}, {version} @champion")
+    protocol = entry["chosen_by"]
+    score = tracking.Score(entry["headline_metric"], protocol, entry[protocol]["headline"], entry["labels_hash"])
+    version = tracking.register_champion(entry["run_id"], registered, target, score, encoder, promote)
+    print(f"train: {task}: {candidate.name} {best_params} -> {target}, {version}")
 
 
 def main() -> None:
@@ -71,11 +75,14 @@ def main() -> None:
     parser.add_argument("--examples", type=Path, help="written training examples (.parquet from `dataset`, .csv or .jsonl)")
     parser.add_argument("--embeddings", type=Path, help="sentence embeddings of the texts (.npz from `embed`)")
     parser.add_argument("--params", type=Path, default=Path("configs/params.yaml"))
+    parser.add_argument("--promote", action="store_true",
+                        help="move @champion to the new models even where the current champion scored higher")
     args = parser.parse_args()
     args.models.mkdir(parents=True, exist_ok=True)
     try:
         with threadpool_limits(1), reused_fits():
-            train(args.dataset, args.examples, args.summary, args.models, load_params(args.params), args.embeddings)
+            train(args.dataset, args.examples, args.summary, args.models, load_params(args.params), args.embeddings,
+                  args.promote)
     except InputError as error:
         sys.exit(f"train: {error}")
 
