@@ -94,9 +94,14 @@ def flatten(prefix: str, value: Any) -> dict[str, Any]:
 
 @contextmanager
 def parent_run(stage: str, tags: dict[str, str], params: dict[str, Any]):
-    """A parent run for one training; yields its run id."""
+    """A parent run for one training, named by what tells retrains apart (time, commit, labels);
+    yields its run id."""
+    from datetime import datetime, timezone
+
     mlflow = configure()
-    with mlflow.start_run(run_name=f"dvc-{stage}", tags={"dvc_stage": stage, **tags}) as run:
+    started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")
+    name = f"dvc-{stage} {started} {tags.get('git_commit', 'unknown')[:7]} labels {tags.get('labels_hash', '')[:8]}"
+    with mlflow.start_run(run_name=name, tags={"dvc_stage": stage, **tags}) as run:
         mlflow.log_params({k: str(v)[:500] for k, v in flatten("", params).items()})
         yield run.info.run_id
 
@@ -176,3 +181,15 @@ def register_champion(run_id: str, name: str, folder, score: Score, encoder=None
     with mlflow.start_run(run_id=run_id):
         mlflow.set_tag("champion", "true")
     return f"models:/{name}/{version} @{CHAMPION}"
+
+
+def log_choice(parent_id: str, prefix: str, task: str, candidate: str, headlines: dict[str, float]) -> None:
+    """On the parent run, the chosen candidate for a task and its headline per protocol (names
+    starting with `prefix`, which tells model sets apart), so that the runs table compares
+    retrains without opening the child runs."""
+    import mlflow
+
+    client = mlflow.MlflowClient()
+    client.set_tag(parent_id, f"{prefix}chosen.{task}", candidate)
+    for protocol, value in headlines.items():
+        client.log_metric(parent_id, f"{prefix}headline.{task}.{protocol}", value)

@@ -28,6 +28,17 @@ def predictions(repo: Path) -> dict[str, np.ndarray]:
     return {task: model.probabilities(table) for task, model in load_models([str(repo / "models")], schema.tasks).items()}
 
 
+def evaluate_parent_run(repo: Path):
+    """The newest parent run of the `evaluate` stage in the project's MLflow store."""
+    import mlflow
+
+    client = mlflow.MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("natostance")
+    (run,) = client.search_runs([experiment.experiment_id], "tags.dvc_stage = 'evaluate' and tags.task IS NULL",
+                                order_by=["attributes.start_time DESC"], max_results=1)
+    return run
+
+
 def trained_outputs(repo: Path) -> dict[str, str]:
     """The content hash dvc.lock records for each output of the `train` stage."""
     lock = yaml.safe_load((repo / "dvc.lock").read_text(encoding="utf-8"))
@@ -67,6 +78,11 @@ def test_dvc_repro_trains_reproducibly_and_then_does_nothing(reproduced: Path) -
         assert (reproduced / f"models/{task}/README.md").read_text().startswith(f"# natostance `{task}` model")
         assert len(pd.read_csv(reproduced / f"models/plots/confusion-{task}.csv")) == len(sentences)
     assert (reproduced / "mlflow.db").is_file()
+    parent = evaluate_parent_run(reproduced)
+    assert parent.info.run_name.startswith("dvc-evaluate ")
+    assert parent.data.tags["chosen.stance"] == metrics["stance"]["chosen"]
+    assert parent.data.tags["fast.chosen.bloc"] == metrics["bloc"]["fast"]["chosen"]
+    assert parent.data.metrics["headline.bloc.written"] == pytest.approx(metrics["bloc"]["written"]["headline"], abs=1e-4)
     shown = run(["dvc", "metrics", "show", "--json"], reproduced)
     assert "stance" in shown.stdout
 

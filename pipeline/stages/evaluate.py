@@ -324,6 +324,8 @@ def evaluate(dataset: Path, examples_path: Path | None, params: dict, outputs: a
                 "label_counts": table[task].value_counts().to_dict(),
             }
             print(f"evaluate: {model_set.name}: {task} chose {name} by {study.choosing}")
+            tracking.log_choice(parent_id, "" if model_set.name == DEFAULT_SET else f"{model_set.name}.", task, name,
+                                {protocol: entry[protocol]["headline"] for protocol in study.protocols})
             if model_set.name != DEFAULT_SET:
                 metrics[task][model_set.name] = entry
                 continue
