@@ -135,8 +135,9 @@ def test_runs_and_champion_alias_are_on_the_server(trained_tweets: Path, mlflow_
     client = MlflowClient(tracking_uri=mlflow_server)
     experiment = client.get_experiment_by_name("natostance")
     runs = client.search_runs([experiment.experiment_id])
-    parents = [r for r in runs if r.info.run_name == "dvc-evaluate"]
+    parents = [r for r in runs if r.info.run_name.startswith("dvc-evaluate ")]
     assert len(parents) == 1
+    assert parents[0].data.tags["chosen.Stance"] == "logreg-words" and "headline.Stance.written" in parents[0].data.metrics
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
     assert sorted(r.info.run_name for r in children) == ["Stance/logreg-words", "Stance/majority"]
     for child in children:
