@@ -18,7 +18,7 @@ from sklearn.svm import LinearSVC
 from pipeline.config import Columns, ConfigError, load_yaml, relative_to_file
 from pipeline.context import DocumentContext
 from pipeline.examples import WithExamples
-from pipeline.encoder import MissingExtra, encoder_sha256
+from pipeline.encoder import MissingExtra, register
 from pipeline.speakers import parser_folder
 from pipeline.features import EnsureColumns, LexiconFeatures, SentenceEmbeddings
 from pipeline.reuse import ReusableTfidfVectorizer
@@ -102,8 +102,9 @@ class CandidateSettings:
                    dict(raw.get("parser") or {}), sets)
 
     def encoder(self) -> str:
-        """The sha256 of the sentence encoder the `encoder` stage built (MissingExtra without one)."""
-        return encoder_sha256(Path(self.embeddings["encoder"]))
+        """The sha256 of the sentence encoder the `encoder` stage built, loaded for this process
+        (MissingExtra without one)."""
+        return register(Path(self.embeddings["encoder"]))
 
 
 def feature_block(name: str, settings: CandidateSettings, columns: Columns):

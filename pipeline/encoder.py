@@ -6,7 +6,7 @@ The `encoder` stage (`pipeline.stages.encoder`) writes an encoder folder: `model
 `tokenizer.json` and `encoder.json` (the sha256 of both files and the tokenizer's settings).
 An encoder is named by the sha256 of its `model.onnx`: a model that uses one holds that digest,
 and finds the encoder in a folder registered with `register` (by `pipeline.models` when it
-loads a model folder with its encoder beside or inside it). A folder is read once and checked
+loads a model folder with its encoder beside or inside it, by the candidate settings in training). A folder is read once and checked
 against its digests before ONNX Runtime sees it.
 """
 
@@ -28,7 +28,6 @@ from pipeline.errors import InputError
 MANIFEST = "encoder.json"
 GRAPH = "model.onnx"
 TOKENIZER = "tokenizer.json"
-DEFAULT_FOLDER = Path("models/encoder")
 
 
 class MissingExtra(RuntimeError):
@@ -119,19 +118,7 @@ def register(folder: Path) -> str:
 
 
 def encoder(sha256: str) -> OnnxEncoder:
-    """The registered encoder with this digest, or the one the `encoder` stage built in
-    `models/encoder` when it is that one."""
+    """The encoder with this digest, registered in this process by `register`."""
     if sha256 not in _REGISTERED:
-        try:
-            register(DEFAULT_FOLDER)
-        except MissingExtra:
-            pass
-    if sha256 not in _REGISTERED:
-        raise MissingExtra(f"no sentence encoder with sha256 {sha256[:12]}… beside the model (run `dvc repro`)")
+        raise MissingExtra(f"no sentence encoder with sha256 {sha256[:12]}… is loaded (run `dvc repro`)")
     return _REGISTERED[sha256]
-
-
-def encoder_sha256(folder: Path) -> str:
-    """The digest an encoder folder's manifest gives its graph (MissingExtra without one)."""
-    require_runtime()
-    return read_manifest(folder)["sha256"][GRAPH]
