@@ -7,19 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sklearn.calibration import CalibratedClassifierCV
 from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import MaxAbsScaler, OneHotEncoder
-from sklearn.svm import LinearSVC
 
 from pipeline.config import Columns, ConfigError, load_yaml, relative_to_file
 from pipeline.context import DocumentContext
 from pipeline.examples import WithExamples
 from pipeline.encoder import MissingExtra, register
 from pipeline.speakers import parser_folder
+from pipeline.svm import ScoredLinearSVC
 from pipeline.features import EnsureColumns, LexiconFeatures, SentenceEmbeddings
 from pipeline.reuse import ReusableTfidfVectorizer
 
@@ -31,12 +30,39 @@ class Candidate:
     name: str
     features: tuple[str, ...]
     classifier: str
-    grid: dict[str, list] = field(default_factory=dict)
+    grid: dict[str, list] = field(default_factory=dict)  # searched (several values) or set (one value)
+    fixed: dict[str, Any] = field(default_factory=dict)  # set: any constructor argument of any step
+    per_target: bool = False  # one model per value of the target column (`pipeline.pertarget`)
+
+    @classmethod
+    def from_config(cls, name: str, spec: dict, path: str | Path) -> "Candidate":
+        """One entry of the `candidates` section; YAML lists of numbers become tuples (ranges)."""
+        unknown = sorted(set(spec) - {"features", "classifier", "grid", "params", "per_target"})
+        if unknown or "classifier" not in spec:
+            raise ConfigError(f"{path}: candidate '{name}': "
+                              + (f"unknown key '{unknown[0]}'" if unknown else "no 'classifier'"))
+        grid = {key: [as_parameter(value) for value in values] if isinstance(values, list) else [as_parameter(values)]
+                for key, values in (spec.get("grid") or {}).items()}
+        fixed = {key: as_parameter(value) for key, value in (spec.get("params") or {}).items()}
+        return cls(name, tuple(spec.get("features") or ()), spec["classifier"], grid, fixed, bool(spec.get("per_target")))
 
     def params(self) -> dict[str, Any]:
         """Flat parameters for experiment tracking."""
         return {"candidate": self.name, "features": "+".join(self.features) or "none",
-                "classifier": self.classifier, **{f"grid.{k}": str(v) for k, v in self.grid.items()}}
+                "classifier": self.classifier, "per_target": str(self.per_target),
+                **{f"grid.{k}": str(v) for k, v in self.grid.items()},
+                **{f"params.{k}": str(v) for k, v in self.fixed.items()}}
+
+    def settings(self) -> dict[str, list]:
+        """Every hyper-parameter as a grid entry: the fixed ones as one-value entries."""
+        return {**{key: [value] for key, value in self.fixed.items()}, **self.grid}
+
+
+def as_parameter(value: Any) -> Any:
+    """A value from YAML as scikit-learn takes it: a list of numbers is a tuple (`ngram_range`)."""
+    if isinstance(value, list) and value and all(isinstance(v, (int, float)) for v in value):
+        return tuple(value)
+    return value
 
 
 @dataclass(frozen=True)
@@ -53,9 +79,9 @@ class ModelSet:
         """Where its task models are written: `models/` itself for the default set, else a subfolder."""
         return models if self.name == DEFAULT_SET else models / self.name
 
-    def registered_name(self, task: str) -> str:
+    def registered_name(self, task: str, prefix: str = "natostance-") -> str:
         """Its task model's name in the MLflow registry."""
-        return f"natostance-{task}" if self.name == DEFAULT_SET else f"natostance-{self.name}-{task}"
+        return f"{prefix}{task}" if self.name == DEFAULT_SET else f"{prefix}{self.name}-{task}"
 
 
 DEFAULT_SET = "default"
@@ -75,10 +101,7 @@ class CandidateSettings:
     @classmethod
     def load(cls, path: str | Path) -> "CandidateSettings":
         raw = load_yaml(path)
-        candidates = tuple(
-            Candidate(name, tuple(spec.get("features", [])), spec["classifier"], dict(spec.get("grid") or {}))
-            for name, spec in raw["candidates"].items()
-        )
+        candidates = tuple(Candidate.from_config(name, spec or {}, path) for name, spec in raw["candidates"].items())
         lexicons = {
             f"{prefix}:{category}": [str(term) for term in terms]
             for prefix, lexicon_path in (raw.get("lexicons") or {}).items()
@@ -100,6 +123,18 @@ class CandidateSettings:
             embeddings["encoder"] = relative_to_file(embeddings["encoder"], path)
         return cls(candidates, lexicons, list(map(list, raw.get("interactions") or [])), embeddings,
                    dict(raw.get("parser") or {}), sets)
+
+    def check_columns(self, columns: Columns, path: str | Path) -> None:
+        """Refuse, before any work, a candidate that needs a column the data has not got."""
+        needs = {"context": ("group", "order"), "parsed-context": ("group", "order")}
+        for candidate in self.candidates:
+            missing = [f"{kind}_column" for block in candidate.features for kind in needs.get(block, ())
+                       if not getattr(columns, kind)]
+            if candidate.per_target and not columns.target:
+                missing.append("target_column")
+            if missing:
+                raise ConfigError(f"{path}: candidate '{candidate.name}' needs data.{missing[0]}, which is null"
+                                  " (drop the candidate or set the column)")
 
     def encoder(self) -> str:
         """The sha256 of the sentence encoder the `encoder` stage built, loaded for this process
@@ -133,9 +168,6 @@ def feature_block(name: str, settings: CandidateSettings, columns: Columns):
     return name, transformer, selected
 
 
-SVM_CALIBRATION_FOLDS = 3
-
-
 def classifier(name: str, seed: int):
     """The classifier step by its name in configs/candidates.yaml."""
     if name == "majority":
@@ -143,8 +175,7 @@ def classifier(name: str, seed: int):
     if name == "logreg":
         return LogisticRegression(C=1.0, class_weight="balanced", solver="newton-cg", max_iter=1000, random_state=seed)
     if name == "svm":
-        # Sigmoid (Platt) calibration on 3 internal folds: it needs 3 examples of every class.
-        return CalibratedClassifierCV(LinearSVC(C=1.0, class_weight="balanced", random_state=seed), cv=SVM_CALIBRATION_FOLDS)
+        return ScoredLinearSVC(C=1.0, class_weight="balanced", random_state=seed)
     raise ConfigError(f"unknown classifier '{name}' (known: majority, logreg, svm)")
 
 
@@ -156,7 +187,8 @@ def build(candidate: Candidate, settings: CandidateSettings, columns: Columns, s
         settings.encoder()
     if "parsed-context" in candidate.features:
         parser_folder(settings.parser["package"])
-    blocks = list(candidate.features) + (["target"] if columns.target and candidate.features else [])
+    one_hot_target = columns.target and candidate.features and not candidate.per_target
+    blocks = list(candidate.features) + (["target"] if one_hot_target else [])
     steps = []
     if blocks:
         steps.append(("columns", EnsureColumns(columns.inputs())))

@@ -199,18 +199,32 @@ FAST_OPTION = typer.Option(
     " several times faster, somewhat less accurate (see README).",
 )
 TASK_OPTION = typer.Option(None, "--task", help="Predict only this task (stance, bloc, claim); repeatable.")
-TEXT_COLUMN_OPTION = typer.Option("text", "--text-column", help="Column of tables that holds the sentence.")
+TEXT_COLUMN_OPTION = typer.Option(
+    None, "--text-column", help="Column of tables that holds the sentence [default: the one the models were trained on].")
+MODEL_PARAMS_OPTION = typer.Option(
+    None, "--params",
+    help="Parameters (YAML) to predict with instead of those each model carries: columns, segmentation, label schema.")
 ENCODING_OPTION = typer.Option("utf-8", "--encoding", help="Encoding of text inputs (.txt, .md, .csv, .tsv, .jsonl, -).")
 BATCH_SIZE_OPTION = typer.Option(10_000, "--batch-size", min=1, help="Rows read, predicted and written at a time.")
 
 
-def read_options(settings: dict, text_column: str, encoding: str, batch_size: int):
-    """How `predict` and `evaluate` read their inputs: a table's text may be as long as a document
-    (`segment.max_chars`), no longer."""
+def open_inputs(inputs: list[str], predictor, encoding: str, batch_size: int):
+    """The checked inputs of `predict` and `evaluate`, read as the predictor's models were trained:
+    documents segmented alike, a table's text as long as a document (`segment.max_chars`), no longer."""
+    from pipeline.predict import Inputs, segmenter_factory
     from pipeline.segmentation import SegmentationSettings
     from pipeline.tables import ReadOptions
 
-    return ReadOptions(text_column, encoding, batch_size, SegmentationSettings.from_params(settings).max_chars)
+    settings = predictor.params
+    options = ReadOptions(predictor.text_column, encoding, batch_size, SegmentationSettings.from_params(settings).max_chars)
+    return Inputs.open(inputs, options, segmenter_factory(settings), predictor.target)
+
+
+def given_params(params: Path | None) -> dict | None:
+    """The parameters file of `--params`, read; None without one."""
+    from pipeline.config import load_params
+
+    return load_params(params) if params else None
 
 
 @app.command()
@@ -227,10 +241,14 @@ def predict(
     task: list[str] = TASK_OPTION,
     text_column: str = TEXT_COLUMN_OPTION,
     probs: bool = typer.Option(False, "--probs", help="Add one probability column per class (stance_p_favor, ...)."),
+    prefix: str = typer.Option(
+        "", "--prefix",
+        help="Prefix of the added columns' names (predicted_ gives predicted_stance, ...), so that input columns"
+        " of the plain names, such as gold labels, are kept."),
     encoding: str = ENCODING_OPTION,
     batch_size: int = BATCH_SIZE_OPTION,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
-    params: Path = PARAMS_OPTION,
+    params: Path = MODEL_PARAMS_OPTION,
 ) -> None:
     """Label every sentence with stance, bloc and claim type, each with its probability.
 
@@ -240,17 +258,19 @@ keep all their columns.
 
     The output has the union of the inputs' columns, an input_file column when there are several \
 inputs, then stance, stance_p, bloc, bloc_p, claim and claim_p (an input with a column of one of these \
-names is refused). A blank text gets empty labels. An output file appears only when the run succeeds, \
-and never replaces an input.
+names is refused: see --prefix). A blank text gets empty labels. Models trained with a target column \
+read it from every input. The models carry the settings they were trained with (columns, segmentation, \
+labels), so this runs from any folder. An output file appears only when the run succeeds, and never \
+replaces an input.
     """
-    from pipeline.config import load_params
-    from pipeline.predict import Inputs, load_predictor, predict_files, segmenter_factory, show_progress
-    from pipeline.tables import check_output
+    from pipeline.predict import load_predictor, predict_files, show_progress
+    from pipeline.tables import check_output, expand_inputs
 
     check_output(output, inputs)
-    settings = load_params(params)
-    sources = Inputs.open(inputs, read_options(settings, text_column, encoding, batch_size), segmenter_factory(settings))
-    predictor = load_predictor(settings, model_sources(model, fast), task, text_column, probs)
+    files = expand_inputs(inputs)  # a missing input fails before the models load
+    predictor = load_predictor(given_params(params), model_sources(model, fast), task, text_column, probs)
+    predictor.prefix = prefix
+    sources = open_inputs(files, predictor, encoding, batch_size)
     try:
         predict_files(sources, output, predictor, batch_size, show_progress(quiet))
     except BrokenPipeError:  # the reader of standard output stopped early (`| head`)
@@ -271,27 +291,27 @@ def evaluate(
     encoding: str = ENCODING_OPTION,
     batch_size: int = BATCH_SIZE_OPTION,
     json_out: Path = typer.Option(None, "--json", help="Also write the figures to this JSON file."),
-    params: Path = PARAMS_OPTION,
+    params: Path = MODEL_PARAMS_OPTION,
 ) -> None:
     """Predict on a file with gold labels and print per task macro-F1, accuracy, per-class scores
-    and, for stance, F_avg (mean F1 of favor and against)."""
+    and, where it is the task's headline, F_avg (mean F1 of the stance-taking classes)."""
     from rich.console import Console
 
-    from pipeline.config import Schema, load_params
     from pipeline.files import refuse_overwrite, write_json
-    from pipeline.predict import Inputs, evaluate_file, gold_tasks, load_predictor, score_tables, segmenter_factory
+    from pipeline.predict import evaluate_file, gold_tasks, load_predictor, score_tables
+    from pipeline.tables import expand_inputs
 
     if json_out:
         if not json_out.parent.is_dir():
             raise InputError(f"{json_out}: output directory {json_out.parent} does not exist")
-        refuse_overwrite(json_out, [file, params])
-    settings = load_params(params)
-    source = Inputs.open([file], read_options(settings, text_column, encoding, batch_size), segmenter_factory(settings))
-    if len(source.readers) != 1:
+        refuse_overwrite(json_out, [file, *([params] if params else [])])
+    if len(expand_inputs([file])) != 1 or Path(file).is_dir():
         raise InputError(f"{file}: a directory; give one file")
-    tasks = gold_tasks(file, source.columns, Schema.load(settings["data"]["schema"]).tasks, task)
-    predictor = load_predictor(settings, model_sources(model, fast), tasks, text_column, probs=False)
-    results = evaluate_file(source, predictor, settings)
+    predictor = load_predictor(given_params(params), model_sources(model, fast), task, text_column, probs=False)
+    source = open_inputs([file], predictor, encoding, batch_size)
+    tasks = gold_tasks(file, source.columns, predictor.models, task)
+    predictor.models = {name: predictor.models[name] for name in tasks}
+    results = evaluate_file(source, predictor, predictor.params)
     console = Console()
     for table in score_tables(results):
         console.print(table)

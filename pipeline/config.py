@@ -71,6 +71,22 @@ class Columns:
         return [c for c in (self.text, self.group, self.order, self.target) if c]
 
 
+def prediction_params(params: dict, task: str) -> dict:
+    """What a model of `task` keeps of the parameters it was trained with, in their own shape, so
+    that prediction needs nothing else: its columns, the segmentation of documents, its headline
+    metric, and the schema's task order and consistency rules."""
+    data = params["data"]
+    schema = load_yaml(data["schema"])
+    headline = (params.get("evaluate", {}).get("headline") or {}).get(task)
+    return {
+        "tasks": list(schema.get("tasks") or {}),
+        "data": {key: data.get(key) for key in ("text_column", "group_column", "order_column", "target_column")},
+        "segment": dict(params.get("segment") or {}),
+        "evaluate": {"headline": {task: headline} if headline else {}},
+        "rules": list(schema.get("rules") or []),
+    }
+
+
 @dataclass(frozen=True)
 class Rule:
     """When `when_task` has `when_value`, `then_task` must take one of `allowed`."""
@@ -90,7 +106,11 @@ class Schema:
 
     @classmethod
     def load(cls, path: str | Path) -> "Schema":
-        raw = load_yaml(path)
+        return cls.from_mapping(load_yaml(path), path)
+
+    @classmethod
+    def from_mapping(cls, raw: dict, path: str | Path) -> "Schema":
+        """The schema written as `raw` (the content of a schema file); errors name `path`."""
         tasks = raw.get("tasks")
         if not isinstance(tasks, dict) or not tasks:
             raise ConfigError(f"{path}: 'tasks' must map each task to its list of labels")

@@ -9,12 +9,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import sklearn
-from sklearn.model_selection import GridSearchCV, GroupKFold, cross_validate
+from sklearn.model_selection import GridSearchCV, GroupKFold, StratifiedKFold, cross_validate
 from sklearn.utils.metadata_routing import get_routing_for_object
 
+from pipeline.candidates import Candidate, CandidateSettings, build
 from pipeline.config import Columns, Schema
 from pipeline.errors import InputError
 from pipeline.examples import WithExamples
+from pipeline.pertarget import PerTarget
 
 sklearn.set_config(enable_metadata_routing=True)
 
@@ -78,9 +80,9 @@ class FoldPredictions:
         return np.asarray(self.classes)[self.probabilities.argmax(axis=1)]
 
 
-def searched(estimator, grid: dict, inner_folds: int, scorer):
-    """The estimator with the grid's one-value entries set, wrapped in a grouped GridSearchCV when
-    an entry has several values to search.
+def searched(estimator, grid: dict, inner_folds: int, scorer, grouped: bool = True):
+    """The estimator with the grid's one-value entries set, wrapped in a GridSearchCV when an entry
+    has several values to search (folds grouped, or stratified by label when not `grouped`).
 
     The grid names the steps of a candidate's Pipeline; with written examples it is addressed to
     the Pipeline inside `WithExamples`, so that the search validates on corpus rows only.
@@ -92,11 +94,24 @@ def searched(estimator, grid: dict, inner_folds: int, scorer):
     estimator = estimator.set_params(**fixed) if fixed else estimator
     if not searched_grid:
         return estimator
-    return GridSearchCV(estimator, searched_grid, cv=GroupKFold(n_splits=inner_folds), scoring=scorer)
+    cv = GroupKFold(n_splits=inner_folds) if grouped else StratifiedKFold(n_splits=inner_folds)
+    return GridSearchCV(estimator, searched_grid, cv=cv, scoring=scorer)
+
+
+def candidate_model(candidate: Candidate, settings: CandidateSettings, columns: Columns, seed: int, inner_folds: int,
+                    scorer, examples: pd.DataFrame | None = None, task: str | None = None):
+    """The candidate ready to fit: built, its fixed hyper-parameters set, the others searched, and
+    one such model per target when the candidate is `per_target`."""
+    model = searched(build(candidate, settings, columns, seed, examples, task), candidate.settings(), inner_folds,
+                     scorer, grouped=bool(columns.group))
+    return PerTarget(model, columns.target) if candidate.per_target else model
 
 
 def chosen_params(model) -> dict:
-    """The hyper-parameters a fitted search chose, named as in its candidate's grid."""
+    """The hyper-parameters a fitted search chose, named as in its candidate's grid (per target for
+    a per-target model)."""
+    if isinstance(model, PerTarget):
+        return {target: chosen_params(fitted) for target, fitted in model.estimators_.items()}
     if not hasattr(model, "best_params_"):
         return {}
     prefix = "estimator__" if isinstance(model.estimator, WithExamples) else ""
@@ -104,7 +119,10 @@ def chosen_params(model) -> dict:
 
 
 def fitted_pipeline(model):
-    """The fitted Pipeline inside a fitted model: the best of a search, without its examples."""
+    """The fitted Pipeline inside a fitted model: the best of a search, without its examples (for
+    a per-target model, itself holding those of each target)."""
+    if isinstance(model, PerTarget):
+        return model.with_estimators(fitted_pipeline)
     model = getattr(model, "best_estimator_", model)
     return model.estimator_ if isinstance(model, WithExamples) else model
 

@@ -30,7 +30,9 @@ TRUSTED_TYPES = frozenset({
     "pipeline.features.EnsureColumns",
     "pipeline.features.LexiconFeatures",
     "pipeline.features.SentenceEmbeddings",
+    "pipeline.pertarget.PerTarget",
     "pipeline.reuse.ReusableTfidfVectorizer",
+    "pipeline.svm.ScoredLinearSVC",
 })
 
 
@@ -71,9 +73,11 @@ def signature_and_example(columns: list[str]):
     return ModelSignature(inputs=inputs, outputs=outputs), example
 
 
-def save_model(model, target: Path, task: str, labels: list[str], columns: list[str], card: str) -> None:
+def save_model(model, target: Path, task: str, labels: list[str], columns: list[str], card: str,
+               params: dict | None = None) -> None:
     """Write an MLflow model folder (skops format, byte-reproducible: `pipeline.reproducible`) with
-    a model card, replacing `target` atomically;
+    a model card and the parameters prediction needs (`pipeline.config.prediction_params`),
+    replacing `target` atomically;
     a model holding a type outside `TRUSTED_TYPES` is refused before it replaces anything, since it
     would not load again."""
     io = skops_io()  # before MLflow's flavor imports it
@@ -84,7 +88,7 @@ def save_model(model, target: Path, task: str, labels: list[str], columns: list[
         try:
             mlflow.sklearn.save_model(
                 model, str(staging), serialization_format="skops", skops_trusted_types=sorted(TRUSTED_TYPES),
-                signature=signature, input_example=example, metadata={"task": task, "labels": labels},
+                signature=signature, input_example=example, metadata={"task": task, "labels": labels, "params": params or {}},
                 pip_requirements=pip_requirements(),
             )
         finally:  # MLflow may refuse such types itself: name them in one line either way
@@ -102,6 +106,7 @@ class TaskModel:
     labels: list[str]
     estimator: Any
     source: str
+    params: dict  # what prediction needs of the training parameters; empty in older models
 
     def probabilities(self, frame):
         """(rows, labels) class probabilities, columns in `labels` order."""
@@ -135,14 +140,18 @@ def load_folder(folder: Path, source: str | None = None) -> TaskModel:
         io = skops_io()
         types = trusted(io.get_untrusted_types(file=path), f"{source}/{path.name}" if source else str(path))
         estimator = io.load(path, trusted=types)
+        unlabeled = sorted(set(map(str, getattr(estimator, "classes_", []))) - set(labels))
+        if unlabeled:
+            raise InputError(f"{source or folder}: the model predicts {unlabeled}, which its labels {labels} lack")
         load_resources(estimator, folder, source or str(folder))
+        params = metadata.get("params") or {}
     except FileNotFoundError as missing:
         raise InputError(f"{source or folder}: not a model folder ({Path(missing.filename).name} is missing)") from None
     except InputError:
         raise
     except Exception as error:  # a damaged file surfaces as many exception types
         raise InputError(f"{source or folder}: cannot load the model ({type(error).__name__}: {error})".splitlines()[0]) from None
-    return TaskModel(task, labels, estimator, source or str(folder))
+    return TaskModel(task, labels, estimator, source or str(folder), params)
 
 
 def parts(estimator, kind: type) -> list:
@@ -189,10 +198,29 @@ def load_uri(uri: str) -> TaskModel:
         return load_folder(folder, source=uri)
 
 
-def load_models(sources: list[str], schema_tasks: dict[str, tuple[str, ...]], tasks: list[str] | None = None) -> dict[str, TaskModel]:
-    """The models to predict with: folders (`models/`, with one subfolder per task) or MLflow URIs.
+def task_folders(root: Path, tasks: list[str] | None) -> list[str]:
+    """The tasks of a models directory: `tasks`, else every subfolder holding a model."""
+    if tasks:
+        return tasks
+    found = sorted(folder.name for folder in root.iterdir() if (folder / MLMODEL).is_file())
+    if not found:
+        raise InputError(f"{root}: no model inside (run `dvc repro` to train)")
+    return found
 
-    Each model's labels must match the label schema of the configuration.
+
+def schema_order(loaded: dict[str, TaskModel]) -> list[str]:
+    """The loaded tasks in the order of the label schema they were trained with (as loaded for
+    models that do not name it)."""
+    order = next((model.params["tasks"] for model in loaded.values() if model.params.get("tasks")), [])
+    return sorted(loaded, key=lambda task: order.index(task) if task in order else len(order))
+
+
+def load_models(sources: list[str], schema_tasks: dict[str, tuple[str, ...]] | None,
+                tasks: list[str] | None = None) -> dict[str, TaskModel]:
+    """The models to predict with: folders (`models/`, with one subfolder per task) or MLflow URIs,
+    in the order of their label schema.
+
+    With `schema_tasks` (a configuration's label schema), each model's labels must match it.
     """
     loaded: dict[str, TaskModel] = {}
     for source in sources:
@@ -207,14 +235,16 @@ def load_models(sources: list[str], schema_tasks: dict[str, tuple[str, ...]], ta
             model = load_folder(root)
             loaded[model.task] = model
             continue
-        for task in tasks or list(schema_tasks):
+        for task in task_folders(root, tasks or (list(schema_tasks) if schema_tasks else None)):
             if not (root / task).is_dir():
                 raise InputError(f"{root}: no model for task '{task}' (run `dvc repro` to train)")
             loaded[task] = load_folder(root / task)
-    wanted = tasks or list(loaded)
+    wanted = tasks or schema_order(loaded)
     for task in wanted:
         if task not in loaded:
             raise InputError(f"no model loaded for task '{task}'")
+        if schema_tasks is None:
+            continue
         if task not in schema_tasks:
             raise InputError(f"{loaded[task].source}: task '{task}' is not in the label schema")
         if tuple(loaded[task].labels) != tuple(schema_tasks[task]):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from pipeline.tables import ReadOptions, expand_inputs, open_output, reader, req
 
 INPUT_COLUMN = "input_file"
 TEXT_HINT = "name the text column with --text-column"
+TARGET_HINT = "the models label the stance toward the target this column names"
 
 
 @dataclass
@@ -43,13 +44,16 @@ class Predictor:
     model_text: str = "text"
     group: str | None = "doc"
     order: str | None = "index"
+    target: str | None = None  # the stance target column, which the models read as it is
     rules: tuple = ()
+    params: dict = field(default_factory=dict)  # the parameters it predicts with
+    prefix: str = ""  # of the added columns' names
 
     @property
     def columns(self) -> list[str]:
         """The columns `labels` returns, in order."""
         return [
-            name
+            self.prefix + name
             for task, model in self.models.items()
             for name in [task, f"{task}_p", *([f"{task}_p_{label}" for label in model.labels] if self.probs else [])]
         ]
@@ -62,7 +66,14 @@ class Predictor:
             inputs[self.group] = frame[self.group].to_numpy()[rows]
         if self.order in frame.columns:
             inputs[self.order] = pd.to_numeric(pd.Series(frame[self.order].to_numpy()[rows]), errors="coerce")
+        if self.target:
+            inputs[self.target] = frame[self.target].to_numpy()[rows]
         return inputs
+
+    @property
+    def required(self) -> list[str]:
+        """The input columns every row must have: the text, and the target of target models."""
+        return [self.text_column, *([self.target] if self.target else [])]
 
     def labels(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The added columns for a batch (same row order and index)."""
@@ -90,32 +101,48 @@ class Predictor:
             added[task], added[f"{task}_p"] = label, best
             if self.probs:
                 added.update({f"{task}_p_{name}": probabilities[:, i] for i, name in enumerate(model.labels)})
-        return pd.DataFrame(added, index=frame.index)
+        return pd.DataFrame(added, index=frame.index).add_prefix(self.prefix)
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The batch with the added columns."""
         return frame.assign(**self.labels(frame))
 
 
-def load_predictor(params: dict, model_sources: list[str], tasks: list[str] | None, text_column: str, probs: bool) -> Predictor:
-    """A predictor with the models of `model_sources`, checked against the configured label schema."""
+def load_predictor(params: dict | None, model_sources: list[str], tasks: list[str] | None, text_column: str | None,
+                   probs: bool) -> Predictor:
+    """A predictor with the models of `model_sources`, set up as they were trained (the parameters
+    each model carries), or by `params` and checked against its label schema when given; the text
+    is read from `text_column`, by default the one the models were trained on."""
     from pipeline.config import Columns, Schema
     from pipeline.models import load_models
 
-    schema = Schema.load(params["data"]["schema"])
-    unknown = [task for task in tasks or [] if task not in schema.tasks]
+    schema = Schema.load(params["data"]["schema"]) if params else None
+    unknown = [task for task in tasks or [] if schema and task not in schema.tasks]
     if unknown:
         raise InputError(f"unknown task '{unknown[0]}' (the schema's tasks: {', '.join(schema.tasks)})")
-    columns = Columns.from_params(params)
-    return Predictor(
-        load_models(model_sources, schema.tasks, list(dict.fromkeys(tasks)) if tasks else None),
-        text_column=text_column,
-        probs=probs,
-        model_text=columns.text,
-        group=columns.group,
-        order=columns.order,
-        rules=schema.rules,
-    )
+    models = load_models(model_sources, schema.tasks if schema else None, list(dict.fromkeys(tasks)) if tasks else None)
+    settings = params or carried_params(models)
+    columns = Columns.from_params(settings)
+    rules = schema.rules if schema else Schema.from_mapping({"tasks": {t: list(m.labels) for t, m in models.items()},
+                                                             "rules": settings["rules"]}, "the models' rules").rules
+    return Predictor(models, text_column=text_column or columns.text, probs=probs, model_text=columns.text,
+                     group=columns.group, order=columns.order, target=columns.target, rules=rules, params=settings)
+
+
+def carried_params(models: dict[str, Any]) -> dict:
+    """The parameters the models were trained with, as one parameters mapping: they must agree
+    on everything but each task's headline."""
+    first, *others = models.values()
+    for model in models.values():
+        if not model.params:
+            raise InputError(f"{model.source}: the model does not carry its settings (trained by an older"
+                             " version): retrain it, or give the parameters it was trained with by --params")
+    for model in others:
+        for key in ("data", "segment", "rules"):
+            if model.params[key] != first.params[key]:
+                raise InputError(f"{model.source}: trained with other '{key}' settings than {first.source}")
+    headlines = {task: spec for model in models.values() for task, spec in model.params["evaluate"]["headline"].items()}
+    return {**first.params, "evaluate": {"headline": headlines}}
 
 
 def segmenter_factory(params: dict) -> Callable:
@@ -188,13 +215,15 @@ class Inputs:
     found: dict[str, list[str]]
 
     @classmethod
-    def open(cls, inputs: list[str], options: ReadOptions, segmenter: Callable) -> "Inputs":
-        """Check every input (it exists, its format is known, it has the text column), before any
-        model is loaded or any output written."""
+    def open(cls, inputs: list[str], options: ReadOptions, segmenter: Callable, target: str | None = None) -> "Inputs":
+        """Check every input (it exists, its format is known, it has the text column and the
+        models' `target` column), before any output is written."""
         readers = {name: reader(name, options, segmenter) for name in expand_inputs(inputs)}
         found = {name: source.columns() for name, source in readers.items()}
         for name, columns in found.items():
             require_column(name, columns, options.text_column, TEXT_HINT)
+            if target:
+                require_column(name, columns, target, TARGET_HINT)
         return cls(readers, found)
 
     @property

@@ -1,5 +1,6 @@
 """MLflow tracking: one parent run per training, a child run per task and candidate, and the
-chosen models registered as `natostance-<task>` with the alias `champion`."""
+chosen models registered as `natostance-<task>` with the alias `champion` (the experiment and the
+prefix of registered names are the `tracking` parameters)."""
 
 from __future__ import annotations
 
@@ -63,10 +64,21 @@ def open_store(create: bool = True):
     return mlflow
 
 
-def configure():
-    """Import MLflow pointed at the project's store (checked, created when missing) and experiment."""
+def experiment_name(params: dict) -> str:
+    """The MLflow experiment of a corpus's runs (`tracking.experiment`)."""
+    return (params.get("tracking") or {}).get("experiment", EXPERIMENT)
+
+
+def model_prefix(params: dict) -> str:
+    """What the names of a corpus's registered models start with (`tracking.model_prefix`)."""
+    return (params.get("tracking") or {}).get("model_prefix", REGISTERED_PREFIX)
+
+
+def configure(experiment: str = EXPERIMENT):
+    """Import MLflow pointed at the project's store (checked, created when missing) and the
+    experiment that this process's runs go to."""
     mlflow = open_store()
-    mlflow.set_experiment(EXPERIMENT)
+    mlflow.set_experiment(experiment)
     return mlflow
 
 
@@ -98,7 +110,7 @@ def parent_run(stage: str, tags: dict[str, str], params: dict[str, Any]):
     yields its run id."""
     from datetime import datetime, timezone
 
-    mlflow = configure()
+    mlflow = open_store()
     started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")
     name = f"dvc-{stage} {started} {tags.get('git_commit', 'unknown')[:7]} labels {tags.get('labels_hash', '')[:8]}"
     with mlflow.start_run(run_name=name, tags={"dvc_stage": stage, **tags}) as run:
@@ -161,7 +173,7 @@ def register_champion(run_id: str, name: str, folder, score: Score, encoder=None
     `encoder/`) into its candidate's run and register it as `name`, tagged with its `score`.
     `champion` moves to it unless the current champion scored higher on the same labels
     (`Score.keeps`), or always with `promote`; the decision is a tag of the version."""
-    mlflow = configure()
+    mlflow = open_store()
     with mlflow.start_run(run_id=run_id):
         mlflow.log_artifacts(str(folder), artifact_path="model")
         if encoder is not None:

@@ -42,6 +42,13 @@ def copy_project(copy: Path) -> Path:
     return copy
 
 
+def carried_params(task: str) -> dict:
+    """What a model of `task` trained by `dvc repro` carries of configs/params.yaml."""
+    from pipeline.config import load_params, prediction_params
+
+    return prediction_params(load_params(REPO / "configs/params.yaml"), task)
+
+
 @pytest.fixture(scope="session")
 def gold_table():
     """The seed sentences joined with their gold labels, as the training stages see them."""
@@ -68,7 +75,8 @@ def trained_models(tmp_path_factory, gold_table) -> Path:
     candidate = next(c for c in settings.candidates if c.name == "logreg-ngrams-lexicon")
     for task, labels in schema.tasks.items():
         model = build(candidate, settings, Columns(), seed=0).fit(gold_table, gold_table[task])
-        save_model(model, folder / task, task, list(labels), ["text", "doc", "index"], f"# test model for {task}\n")
+        save_model(model, folder / task, task, list(labels), ["text", "doc", "index"], f"# test model for {task}\n",
+                   carried_params(task))
     return folder
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import BIN, REPO, register_in_temporary_store, run, tool_env
+from conftest import BIN, REPO, carried_params, register_in_temporary_store, run, tool_env
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="the encoder extra is not installed")
 
@@ -39,7 +39,8 @@ def embedding_models(tmp_path_factory, gold_table, encoder_folder) -> Path:
     candidate = next(c for c in settings.candidates if c.name == "logreg-ngrams-lexicon-parsed-context-embeddings")
     labels = Schema.load(REPO / "configs/schema.yaml").tasks["stance"]
     model = build(candidate, settings, Columns(), seed=0).fit(gold_table, gold_table["stance"])
-    save_model(model, folder / "stance", "stance", list(labels), ["text", "doc", "index"], "# test model\n")
+    save_model(model, folder / "stance", "stance", list(labels), ["text", "doc", "index"], "# test model\n",
+               carried_params("stance"))
     return folder
 
 

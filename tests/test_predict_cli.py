@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from conftest import BIN, REPO, register_in_temporary_store, tool_env
+from conftest import BIN, REPO, carried_params, register_in_temporary_store, tool_env
 from pipeline.cli import app
 from pipeline.config import Schema
 
@@ -273,14 +273,14 @@ def bad_inputs(tmp: Path, models: Path) -> dict[str, tuple[list, list[str]]]:
         "truncated parquet": ([truncated], ["truncated.parquet", "Parquet"]),
         "missing models": ([csv, "--model", tmp / "no-models"], ["no-models", "does not exist"]),
         "corrupt model": ([csv, "--model", corrupt], ["corrupt/stance", "cannot load"]),
-        "labels differ from the schema": ([csv, "--model", relabeled], ["relabeled/bloc", "differ from the schema"]),
+        "labels differ from the model's": ([csv, "--model", relabeled], ["relabeled/bloc", "predicts ['west']"]),
         "unknown task": ([csv, "--task", "mood"], ["mood"]),
     }
 
 
 BAD_INPUTS = [
     "missing input", "unknown extension", "no text column", "not utf-8 table", "not utf-8 document",
-    "malformed jsonl", "truncated parquet", "missing models", "corrupt model", "labels differ from the schema",
+    "malformed jsonl", "truncated parquet", "missing models", "corrupt model", "labels differ from the model's",
     "unknown task",
 ]
 
@@ -398,7 +398,8 @@ def models_with_fast_set(trained_models, tmp_path_factory, gold_table) -> Path:
     for task, labels in SCHEMA.items():
         model = build(majority, settings, Columns(), seed=0)
         model.fit(gold_table, gold_table[task])
-        save_model(model, folder / "fast" / task, task, list(labels), ["text", "doc", "index"], "# fast test model\n")
+        save_model(model, folder / "fast" / task, task, list(labels), ["text", "doc", "index"], "# fast test model\n",
+                   carried_params(task))
     return folder
 
 

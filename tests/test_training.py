@@ -91,8 +91,12 @@ def trained_tweets(tmp_path_factory, mlflow_server) -> Path:
         "data": {"schema": "schema.yaml", "text_column": "tweet", "group_column": "source",
                  "order_column": None, "target_column": "target"},
         "train": {"candidates": "candidates.yaml", "inner_folds": 2},
-        "evaluate": {"headline": {"Stance": {"metric": "f_avg", "labels": ["FAVOR", "AGAINST"]}},
+        "evaluate": {"corpus_protocol": "by-account",
+                     "headline": {"Stance": {"metric": "f_avg", "labels": ["FAVOR", "AGAINST"]}},
                      "passage_folds": 3, "bootstrap_resamples": 200, "errors": 20, "processes": 2},
+        "tracking": {"experiment": "tweets", "model_prefix": "tweets-"},
+        "model_card": {"title": "Tweet stance", "data": "Made-up tweets on five energy targets.",
+                       "intended_use": "Testing.", "limits": "Made up."},
     }
     (work / "params.yaml").write_text(yaml.safe_dump(params))
     env = {"MLFLOW_TRACKING_URI": mlflow_server}
@@ -107,15 +111,17 @@ def test_another_corpus_trains_from_configuration_alone(trained_tweets: Path) ->
     metrics = json.loads((trained_tweets / "metrics.json").read_text())["Stance"]
     assert metrics["chosen"] == "logreg-words"
     assert metrics["headline_metric"] == "f_avg"
-    seeds, written = metrics["seeds"], metrics["written"]
-    assert seeds["f_avg"] > 0.9 and set(metrics["candidates"]) == {"majority", "logreg-words"}
-    assert seeds["ci95"][0] <= seeds["f_avg"] <= seeds["ci95"][1]
+    by_account, written = metrics["by-account"], metrics["written"]
+    assert by_account["f_avg"] > 0.9 and set(metrics["candidates"]) == {"majority", "logreg-words"}
+    assert by_account["ci95"][0] <= by_account["f_avg"] <= by_account["ci95"][1]
     # The held-out written passages are all FAVOR: learned from the other passages, F1(AGAINST) is 0.
     assert metrics["chosen_by"] == "written" and written["f1"]["FAVOR"] == 1.0 and written["f_avg"] == 0.5
     plot = pd.read_csv(trained_tweets / "plots/confusion-Stance.csv")
     assert list(plot.columns) == ["actual", "predicted"] and len(plot) == 150
     card = (trained_tweets / "models/Stance/README.md").read_text()
     assert "logreg-words" in card and "f_avg" in card and "12 written training examples" in card
+    assert card.startswith("# Tweet stance: `Stance` model") and "Made-up tweets on five energy targets." in card
+    assert "`by-account`: leave-one-group-out over `source`" in card and "NATO" not in card
 
 
 def test_the_saved_model_predicts_with_its_target_column(trained_tweets: Path) -> None:
@@ -133,7 +139,7 @@ def test_runs_and_champion_alias_are_on_the_server(trained_tweets: Path, mlflow_
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=mlflow_server)
-    experiment = client.get_experiment_by_name("natostance")
+    experiment = client.get_experiment_by_name("tweets")
     runs = client.search_runs([experiment.experiment_id])
     parents = [r for r in runs if r.info.run_name.startswith("dvc-evaluate ")]
     assert len(parents) == 1
@@ -141,7 +147,7 @@ def test_runs_and_champion_alias_are_on_the_server(trained_tweets: Path, mlflow_
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
     assert sorted(r.info.run_name for r in children) == ["Stance/logreg-words", "Stance/majority"]
     for child in children:
-        assert {"seeds.f_avg", "seeds.macro_f1.ci_low", "written.f_avg", "headline.seeds", "headline.written",
+        assert {"by-account.f_avg", "by-account.macro_f1.ci_low", "written.f_avg", "headline.by-account", "headline.written",
                 "sentences_per_second"} <= set(child.data.metrics)
         assert child.data.tags["labels_hash"] and child.data.tags["dvc_stage"] == "evaluate"
         artifacts = {a.path for a in client.list_artifacts(child.info.run_id)}
@@ -149,7 +155,7 @@ def test_runs_and_champion_alias_are_on_the_server(trained_tweets: Path, mlflow_
         inputs = client.get_run(child.info.run_id).inputs.dataset_inputs
         contexts = {tag.value for entry in inputs for tag in entry.tags if tag.key == "mlflow.data.context"}
         assert contexts == {"training", "training-examples"} and child.data.tags["examples"] == "12"
-    champion = client.get_model_version_by_alias("natostance-Stance", "champion")
+    champion = client.get_model_version_by_alias("tweets-Stance", "champion")
     winner = next(r for r in children if r.info.run_name == "Stance/logreg-words")
     assert champion.run_id == winner.info.run_id
 
@@ -161,17 +167,150 @@ def test_a_candidate_that_cannot_be_fit_on_the_folds_is_skipped_with_the_reason(
 
     tweet_corpus(tmp_path / "tweets.csv", rows=60)
     table = pd.read_csv(tmp_path / "tweets.csv")
-    table.loc[:1, "Stance"] = "RARE"  # two examples: too few for the SVM's three calibration folds
-    (tmp_path / "schema.yaml").write_text(yaml.safe_dump({"tasks": {"Stance": ["FAVOR", "AGAINST", "NONE", "RARE"]}}))
+    # Every AGAINST tweet comes from one account: trained without it, a classifier sees one class.
+    table["Stance"] = ["AGAINST" if source == "account0" else "FAVOR" for source in table["source"]]
+    (tmp_path / "schema.yaml").write_text(yaml.safe_dump({"tasks": {"Stance": ["FAVOR", "AGAINST"]}}))
     (tmp_path / "candidates.yaml").write_text(yaml.safe_dump({"candidates": {
-        "svm-words": {"features": ["words"], "classifier": "svm"},
         "logreg-words": {"features": ["words"], "classifier": "logreg"},
+        "majority": {"features": [], "classifier": "majority"},
     }}))
-    params = {"seed": 1, "train": {"inner_folds": 2},
-              "evaluate": {"headline": {}, "bootstrap_resamples": 10}}
+    params = {"seed": 1, "train": {"inner_folds": 2}, "evaluate": {"headline": {}, "bootstrap_resamples": 10}}
     study = Study(table, Schema.load(tmp_path / "schema.yaml"), CandidateSettings.load(tmp_path / "candidates.yaml"),
                   Columns(text="tweet", group="source", order=None), params)
-    svm, logreg = (next(c for c in study.settings.candidates if c.name == name) for name in ("svm-words", "logreg-words"))
-    assert evaluate_candidate(svm, study) == {}
-    assert "skipping Stance/svm-words: cannot be fit on these folds" in capsys.readouterr().err
-    assert set(evaluate_candidate(logreg, study)) == {"Stance"}
+    logreg, majority = study.settings.candidates
+    assert evaluate_candidate(logreg, study) == {}
+    assert "skipping Stance/logreg-words: cannot be fit on these folds" in capsys.readouterr().err
+    assert set(evaluate_candidate(majority, study)) == {"Stance"}
+
+
+def per_target_corpus(path: Path, rows: int = 160) -> None:
+    """Tweets whose words mean opposite stances for two targets: 'more X' is FAVOR toward nuclear
+    power and AGAINST toward the carbon tax (a one-model-for-all cannot tell them apart by words)."""
+    rng = random.Random(11)
+    records = []
+    for number in range(rows):
+        target = ["nuclear power", "carbon tax"][number % 2]
+        word = rng.choice(["more", "less", "some"])
+        stance = {"some": "NONE", "more": "FAVOR", "less": "AGAINST"}[word]
+        if target == "carbon tax" and stance != "NONE":
+            stance = "AGAINST" if stance == "FAVOR" else "FAVOR"
+        records.append({"tweet": f"{word} of it {rng.choice(['today', 'now', 'please', 'soon'])} #{number % 7}",
+                        "target": target, "Stance": stance})
+    pd.DataFrame(records).to_csv(path, index=False)
+
+
+@pytest.fixture(scope="module")
+def per_target_tweets(tmp_path_factory) -> Path:
+    """Both stages on a corpus with no group column (k-fold) and per-target candidates."""
+    work = tmp_path_factory.mktemp("per-target")
+    per_target_corpus(work / "tweets.csv")
+    (work / "schema.yaml").write_text(yaml.safe_dump({"tasks": {"Stance": ["FAVOR", "AGAINST", "NONE"]}}))
+    (work / "candidates.yaml").write_text(yaml.safe_dump({"candidates": {
+        "majority-per-target": {"features": [], "classifier": "majority", "per_target": True},
+        "svm-words-pooled": {"features": ["words"], "classifier": "svm", "params": {"features__words__min_df": 1}},
+        "svm-words-per-target": {"features": ["words"], "classifier": "svm", "per_target": True,
+                                 "params": {"features__words__ngram_range": [1, 2], "features__words__min_df": 1},
+                                 "grid": {"classifier__C": [0.1, 1.0]}},
+    }}))
+    params = {
+        "seed": 5, "segment": {"max_chars": 1000},
+        "data": {"schema": "schema.yaml", "text_column": "tweet", "group_column": None, "order_column": None,
+                 "target_column": "target", "examples": None},
+        "train": {"candidates": "candidates.yaml", "inner_folds": 2},
+        "evaluate": {"corpus_protocol": "train-4fold", "folds": 4,
+                     "headline": {"Stance": {"metric": "f_avg", "labels": ["FAVOR", "AGAINST"]}},
+                     "bootstrap_resamples": 100, "errors": 10, "processes": 1},
+    }
+    (work / "params.yaml").write_text(yaml.safe_dump(params))
+    store = {"MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}"}
+    run([sys.executable, "-m", "pipeline.stages.evaluate", "tweets.csv", "evaluation.json", "--params", "params.yaml",
+         "--metrics", "metrics.json", "--plots", "plots", "--errors", "errors"], work, **store)
+    run([sys.executable, "-m", "pipeline.stages.train", "tweets.csv", "evaluation.json", "models", "--params",
+         "params.yaml"], work, **store)
+    return work
+
+
+def test_without_groups_folds_are_stratified_and_per_target_models_win(per_target_tweets: Path) -> None:
+    metrics = json.loads((per_target_tweets / "metrics.json").read_text())["Stance"]
+    assert metrics["protocols"] == ["train-4fold"] and metrics["chosen"] == "svm-words-per-target"
+    scores = metrics["candidates"]
+    # Per target, the words decide; pooled, 'more' is FAVOR half the time and AGAINST otherwise.
+    assert scores["svm-words-per-target"]["train-4fold"] == 1.0
+    assert scores["svm-words-pooled"]["train-4fold"] < 0.8
+    # A per-target majority says FAVOR, AGAINST or NONE by target, never one label for all.
+    plot = pd.read_csv(per_target_tweets / "plots/confusion-Stance.csv")
+    assert len(plot) == 160
+    card = (per_target_tweets / "models/Stance/README.md").read_text()
+    assert "`train-4fold`: stratified 4-fold cross-validation by target (`target`) and label." in card
+    assert "{'carbon tax': {'classifier__C'" in card
+
+
+def stance_in(folder: Path, *args: str) -> subprocess.CompletedProcess:
+    """The real `stance` command run in `folder` (no configs/ there)."""
+    return subprocess.run([str(BIN / "stance"), *map(str, args)], cwd=folder, env=tool_env(), capture_output=True,
+                          text=True)
+
+
+def test_predict_and_evaluate_read_the_target_from_any_folder(per_target_tweets: Path, tmp_path: Path) -> None:
+    models = per_target_tweets / "models"
+    pd.DataFrame({"tweet": ["more of it now", "more of it now", "less of it soon", "some of it today"],
+                  "target": ["nuclear power", "carbon tax", "carbon tax", "nuclear power"],
+                  "Stance": ["FAVOR", "AGAINST", "FAVOR", "NONE"]}).to_csv(tmp_path / "gold.csv", index=False)
+    predicted = stance_in(tmp_path, "predict", "gold.csv", "--model", models, "--prefix", "predicted_", "-o", "out.csv")
+    assert predicted.returncode == 0, predicted.stderr
+    out = pd.read_csv(tmp_path / "out.csv")
+    # The same words, opposite stances: the target column reached the models; the gold column is kept.
+    assert list(out["predicted_Stance"]) == ["FAVOR", "AGAINST", "FAVOR", "NONE"]
+    assert list(out["Stance"]) == ["FAVOR", "AGAINST", "FAVOR", "NONE"]
+    scored = stance_in(tmp_path, "evaluate", "gold.csv", "--model", models / "Stance", "--json", "scores.json")
+    assert scored.returncode == 0, scored.stderr
+    assert json.loads((tmp_path / "scores.json").read_text())["Stance"]["f_avg"] == 1.0
+
+
+@pytest.mark.parametrize("table, words", [
+    ({"tweet": ["more of it"]}, ["in.csv", "no column 'target'", "the stance toward the target"]),
+    ({"tweet": ["more of it"], "target": ["wind farms"]}, ["target 'wind farms' was not in the training data",
+                                                         "carbon tax, nuclear power"]),
+])
+def test_a_missing_or_unknown_target_is_one_line(per_target_tweets: Path, tmp_path: Path, table, words) -> None:
+    pd.DataFrame(table).to_csv(tmp_path / "in.csv", index=False)
+    result = stance_in(tmp_path, "predict", "in.csv", "--model", per_target_tweets / "models", "-o", "out.csv")
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and all(word in lines[0] for word in words), result.stderr
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_a_candidate_needing_a_null_column_stops_the_stage_in_one_line(per_target_tweets: Path, tmp_path) -> None:
+    config = yaml.safe_load((per_target_tweets / "params.yaml").read_text())
+    config["data"]["schema"] = str(per_target_tweets / "schema.yaml")
+    config["train"]["candidates"] = "candidates.yaml"
+    (tmp_path / "candidates.yaml").write_text(yaml.safe_dump({"candidates": {
+        "context": {"features": ["words", "context"], "classifier": "logreg"}}}))
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(config))
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline.stages.evaluate", per_target_tweets / "tweets.csv", "evaluation.json",
+         "--params", "params.yaml", "--metrics", "m.json", "--plots", "p", "--errors", "e"],
+        cwd=tmp_path, env=tool_env(MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'store.db'}"), capture_output=True,
+        text=True)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"evaluate: candidates.yaml: candidate 'context' needs data.group_column, which is null"
+        " (drop the candidate or set the column)")
+    assert not (tmp_path / "evaluation.json").exists() and not (tmp_path / "m.json").exists()
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_the_svm_label_is_its_own_decision(classes: int) -> None:
+    """Calibrated probabilities put most tweets in the majority class; the SVM's scores do not."""
+    import numpy as np
+
+    from pipeline.svm import ScoredLinearSVC
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 20))
+    y = np.where(X[:, 0] > 1.0, "rare", np.where(X[:, 1] > 0 if classes == 3 else False, "other", "common"))
+    svm = ScoredLinearSVC(C=1.0, class_weight="balanced", random_state=0).fit(X, y)
+    probabilities = svm.predict_proba(X)
+    assert np.allclose(probabilities.sum(axis=1), 1.0)
+    assert (svm.classes_[probabilities.argmax(axis=1)] == svm.predict(X)).all()
+    assert (svm.predict(X) == "rare").sum() >= (y == "rare").sum() * 0.8

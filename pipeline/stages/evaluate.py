@@ -1,15 +1,17 @@
 """Stage `evaluate`: cross-validate every candidate for every task under two protocols, choose,
 track it all.
 
-- `seeds`: leave-one-document-out over the hand-labeled corpus (a model never sees the article it
-  is tested on), every fit trained with the written examples too.
+- `seeds` (named by `evaluate.corpus_protocol`): cross-validation over the labeled corpus, every
+  fit trained with the written examples too: leave-one-group-out over `data.group_column` (a model
+  never sees the article it is tested on), or, with no group column, stratified k-fold
+  (`evaluate.folds`) by target and label.
 - `written`: held-out written passages (grouped k-fold over the passages of `labels/written/`):
   each fold trains on the corpus and the other passages and tests on its passages.
 
 A task's model is the candidate with the best headline under `written` (larger, covering every era,
 so its intervals are narrow enough to tell candidates apart); `seeds`, which played no part in the
 choice, is the independent check on real articles. Without written examples, `seeds` chooses.
-Hyper-parameters with several values are searched by a grouped inner cross-validation inside each
+Hyper-parameters with several values are searched by an inner cross-validation inside each
 training fold, never on a test fold. The chosen stance and bloc models are scored on labels
 decoded jointly under the schema's rules (`pipeline.consistency`), as `stance predict` gives them.
 Writes the DVC metrics, confusion plot data and error tables, and one MLflow child run per task and
@@ -22,20 +24,20 @@ import argparse
 import sys
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from sklearn.model_selection import LeaveOneGroupOut
+from sklearn.model_selection import LeaveOneGroupOut, StratifiedKFold
 from threadpoolctl import threadpool_limits
 
 from pipeline import tracking
 from pipeline.candidates import DEFAULT_SET, Candidate, CandidateSettings, MissingExtra, ModelSet, build
 from pipeline.config import Columns, Schema, load_params
 from pipeline.consistency import consistent_labels
-from pipeline.crossval import FoldPredictions, cross_validated, load_training_tables, passage_splits, searched
+from pipeline.crossval import FoldPredictions, candidate_model, cross_validated, load_training_tables, passage_splits
 from pipeline.errors import InputError
 from pipeline.evaluation import Evaluation, prediction_speed
 from pipeline.features import preload_embeddings
@@ -43,7 +45,7 @@ from pipeline.files import atomic_folder, write_json
 from pipeline.metrics import Headline, f_avg_at_share
 from pipeline.reuse import reused_fits
 
-PROTOCOLS = ("seeds", "written")
+WRITTEN = "written"
 REPORTED = ("macro_f1", "accuracy", "f_avg")
 
 
@@ -82,18 +84,24 @@ class Study:
     combined: pd.DataFrame = field(init=False)  # the corpus, then the examples (protocol `written`)
 
     def __post_init__(self):
-        self.groups = self.table[self.columns.group].to_numpy()
+        # Without a group column every row is a group of its own.
+        self.groups = self.table[self.columns.group].to_numpy() if self.columns.group else np.arange(len(self.table))
         self.combined = pd.concat([self.table, self.examples.reindex(columns=self.table.columns)], ignore_index=True)
 
     @property
     def passages(self) -> int:
         """How many written passages the examples hold (their groups)."""
-        return int(self.examples[self.columns.group].nunique()) if len(self.examples) else 0
+        return int(self.examples[self.columns.group].nunique()) if len(self.examples) and self.columns.group else 0
+
+    @property
+    def corpus_protocol(self) -> str:
+        """The name of the cross-validation over the labeled corpus."""
+        return self.params["evaluate"].get("corpus_protocol", "seeds")
 
     @property
     def protocols(self) -> tuple[str, ...]:
-        """`seeds`, and `written` when there are passages to hold out."""
-        return PROTOCOLS if self.passages >= 2 else PROTOCOLS[:1]
+        """The corpus protocol, and `written` when there are passages to hold out."""
+        return (self.corpus_protocol, WRITTEN) if self.passages >= 2 else (self.corpus_protocol,)
 
     @property
     def choosing(self) -> str:
@@ -101,7 +109,7 @@ class Study:
         return self.protocols[-1]
 
     def gold(self, task: str, protocol: str) -> np.ndarray:
-        return (self.table if protocol == "seeds" else self.examples)[task].to_numpy()
+        return (self.table if protocol == self.corpus_protocol else self.examples)[task].to_numpy()
 
     def task(self, task: str) -> tuple[list[str], Headline]:
         return list(self.schema.tasks[task]), Headline.from_params(task, self.params)
@@ -111,15 +119,26 @@ class Study:
         _, headline = self.task(task)
         return float(self.table[task].isin(headline.labels).mean()) if headline.labels else 0.0
 
+    def corpus_splits(self, task: str):
+        """The corpus protocol's folds: leave-one-group-out, or stratified k-fold by target and label."""
+        if self.columns.group:
+            return LeaveOneGroupOut()
+        strata = self.table[task].astype(str)
+        if self.columns.target:
+            strata = self.table[self.columns.target].astype(str) + "|" + strata
+        folds = StratifiedKFold(self.params["evaluate"].get("folds", 5), shuffle=True, random_state=self.params["seed"])
+        return list(folds.split(self.table, strata))
+
     def predictions(self, candidate: Candidate, task: str, protocol: str) -> FoldPredictions:
         """Out-of-fold class probabilities of the candidate under `protocol`, for its test rows."""
         labels, headline = self.task(task)
-        inner, seed = self.params["train"]["inner_folds"], self.params["seed"]
-        if protocol == "seeds":
-            model = build(candidate, self.settings, self.columns, seed, self.examples, task)
-            model = searched(model, candidate.grid, inner, headline.scorer(labels))
-            return cross_validated(model, self.table, self.gold(task, protocol), self.groups, LeaveOneGroupOut(), labels)
-        model = searched(build(candidate, self.settings, self.columns, seed), candidate.grid, inner, headline.scorer(labels))
+        fit = dict(settings=self.settings, columns=self.columns, seed=self.params["seed"],
+                   inner_folds=self.params["train"]["inner_folds"], scorer=headline.scorer(labels))
+        if protocol == self.corpus_protocol:
+            model = candidate_model(candidate, examples=self.examples, task=task, **fit)
+            return cross_validated(model, self.table, self.gold(task, protocol), self.groups, self.corpus_splits(task),
+                                   labels)
+        model = candidate_model(candidate, **fit)
         groups = self.combined[self.columns.group].to_numpy()
         splits = passage_splits(len(self.table), self.examples[self.columns.group].to_numpy(),
                                 min(self.params["evaluate"]["passage_folds"], self.passages))
@@ -130,7 +149,11 @@ class Study:
     def speed(self, candidate: Candidate, task: str) -> float:
         """Sentences per second the candidate predicts, fitted on the corpus for `task`, on corpus
         sentences made distinct (no per-text cache helps: every feature is computed)."""
-        model = build(candidate, self.settings, self.columns, self.params["seed"]).fit(self.table, self.table[task])
+        labels, headline = self.task(task)
+        unsearched = replace(candidate, grid={name: values[:1] for name, values in candidate.grid.items()})
+        model = candidate_model(unsearched, self.settings, self.columns, self.params["seed"],
+                                self.params["train"]["inner_folds"], headline.scorer(labels))
+        model.fit(self.table, self.table[task])
         return prediction_speed(model, self.table, self.columns.text, self.params["seed"])
 
     def evaluation(self, task: str, protocol: str, predicted: np.ndarray, confidence: np.ndarray) -> Evaluation:
@@ -239,13 +262,14 @@ def write_folder(tables: dict[str, pd.DataFrame], folder: Path) -> None:
             frame.to_csv(staging / name, index=False)
 
 
-def log_candidate(parent_id: str, task: str, result: CandidateResult, gold, labels: list[str], errors: pd.DataFrame,
+def log_candidate(parent_id: str, task: str, result: CandidateResult, study: Study, errors: pd.DataFrame,
                   tags: dict, inputs: dict) -> str:
-    """The candidate's MLflow child run: parameters, both protocols' metrics, confusion image, errors."""
+    """The candidate's MLflow child run: parameters, every protocol's metrics, confusion image, errors."""
     import matplotlib.pyplot as plt
 
-    name, seeds = f"{task}/{result.candidate.name}", result.outcomes["seeds"]
-    figure = confusion_figure(gold, seeds.evaluation.predicted, labels, f"{name} (leave-one-document-out)")
+    name, protocol = f"{task}/{result.candidate.name}", study.corpus_protocol
+    figure = confusion_figure(study.gold(task, protocol), result.outcomes[protocol].evaluation.predicted,
+                              study.task(task)[0], f"{name} ({protocol})")
     metrics = {"sentences_per_second": result.sentences_per_second}
     for protocol, outcome in result.outcomes.items():
         metrics.update(outcome.evaluation.flat_metrics(protocol))
@@ -262,17 +286,18 @@ def log_candidate(parent_id: str, task: str, result: CandidateResult, gold, labe
 def evaluate(dataset: Path, examples_path: Path | None, params: dict, outputs: argparse.Namespace) -> dict:
     """Evaluate all candidates of all tasks, track them, write the DVC outputs; return the
     summary the `train` stage reads."""
-    tracking.configure()  # a broken tracking store stops the stage before any work
+    tracking.configure(tracking.experiment_name(params))  # a broken tracking store stops the stage before any work
     schema = Schema.load(params["data"]["schema"])
     columns = Columns.from_params(params)
     settings = CandidateSettings.load(params["train"]["candidates"])
+    settings.check_columns(columns, params["train"]["candidates"])
     table, examples = load_training_tables(dataset, examples_path, schema, columns)
     study = Study(table, schema, settings, columns, params, examples, outputs.embeddings)
     section, tasks = params["evaluate"], list(schema.tasks)
     parallel = Parallel(n_jobs=section["processes"], return_as="generator_unordered")
     tags = {"git_commit": tracking.git_commit(), "labels_hash": tracking.labels_hash(table, "id", tasks),
             "examples_hash": tracking.labels_hash(examples, "id", tasks), "examples": str(len(examples))}
-    error_columns = ["id", columns.group, columns.text]
+    error_columns = ["id", columns.group, columns.target, columns.text]
     by_task: dict[str, dict[str, CandidateResult]] = {task: {} for task in tasks}
     run_ids: dict[tuple[str, str], str] = {}
     # The workers start at once; each candidate's results are logged as they arrive, while other
@@ -287,10 +312,10 @@ def evaluate(dataset: Path, examples_path: Path | None, params: dict, outputs: a
                     examples, str(examples_path), task, "natostance-written-examples")
         for results in arriving:
             for task, result in results.items():
-                labels, _ = study.task(task)
-                gold = study.gold(task, "seeds")
-                errors = result.outcomes["seeds"].evaluation.errors(table, gold, error_columns, section["errors"])
-                run_ids[task, result.candidate.name] = log_candidate(parent_id, task, result, gold, labels, errors, tags,
+                gold = study.gold(task, study.corpus_protocol)
+                errors = result.outcomes[study.corpus_protocol].evaluation.errors(table, gold, error_columns,
+                                                                                  section["errors"])
+                run_ids[task, result.candidate.name] = log_candidate(parent_id, task, result, study, errors, tags,
                                                                      inputs[task])
                 by_task[task][result.candidate.name] = result
     # In the order of configs/candidates.yaml, so that the first of the best wins a tie.
@@ -310,6 +335,7 @@ def evaluate(dataset: Path, examples_path: Path | None, params: dict, outputs: a
                 "chosen": name,
                 "headline_metric": headline.metric,
                 "chosen_by": study.choosing,
+                "protocols": list(study.protocols),
                 **{protocol: protocol_summary(consistent[task][protocol], labels) for protocol in study.protocols},
             }
             admitted = [r for r in ranked[task] if model_set.admits(r.candidate)]
@@ -329,9 +355,9 @@ def evaluate(dataset: Path, examples_path: Path | None, params: dict, outputs: a
             if model_set.name != DEFAULT_SET:
                 metrics[task][model_set.name] = entry
                 continue
-            gold, seeds = study.gold(task, "seeds"), consistent[task]["seeds"]
-            plots[f"confusion-{task}.csv"] = seeds.confusion_pairs(gold)
-            errors[f"{task}.csv"] = seeds.errors(table, gold, error_columns, section["errors"])
+            gold, corpus = study.gold(task, study.corpus_protocol), consistent[task][study.corpus_protocol]
+            plots[f"confusion-{task}.csv"] = corpus.confusion_pairs(gold)
+            errors[f"{task}.csv"] = corpus.errors(table, gold, error_columns, section["errors"])
             metrics[task] = {
                 **entry,
                 "candidates": {r.candidate.name: {p: round(r.headline(p), 4) for p in study.protocols} for r in ranked[task]},

@@ -2,7 +2,7 @@
 register it.
 
 The candidate is the one `evaluate` chose; its hyper-parameters are searched once more by a
-grouped cross-validation over all labels. The default set's models are written to
+cross-validation over all labels. The default set's models are written to
 `models/<task>/`, another set's to `models/<set>/<task>/` (MLflow model, skops format, with a
 model card) and registered in MLflow as `natostance-<task>` (`natostance-<set>-<task>`), tagged
 with their headline score; the alias `champion` moves to a new version unless the current
@@ -20,9 +20,9 @@ from pathlib import Path
 from threadpoolctl import threadpool_limits
 
 from pipeline import tracking
-from pipeline.candidates import CandidateSettings, build
-from pipeline.config import Columns, Schema, load_params
-from pipeline.crossval import chosen_params, fitted_pipeline, group_params, load_training_tables, searched
+from pipeline.candidates import CandidateSettings
+from pipeline.config import Columns, Schema, load_params, prediction_params
+from pipeline.crossval import candidate_model, chosen_params, fitted_pipeline, group_params, load_training_tables
 from pipeline.errors import InputError
 from pipeline.features import preload_embeddings
 from pipeline.metrics import Headline
@@ -33,10 +33,11 @@ from pipeline.models import save_model
 
 def train(dataset: Path, examples: Path | None, summary_path: Path, models: Path, params: dict,
           embeddings: Path | None = None, promote: bool = False) -> None:
-    tracking.configure()  # a broken tracking store stops the stage before any work
+    tracking.configure(tracking.experiment_name(params))  # a broken tracking store stops the stage before any work
     schema = Schema.load(params["data"]["schema"])
     columns = Columns.from_params(params)
     settings = CandidateSettings.load(params["train"]["candidates"])
+    settings.check_columns(columns, params["train"]["candidates"])
     if embeddings:
         preload_embeddings(embeddings)
     candidates = {candidate.name: candidate for candidate in settings.candidates}
@@ -48,18 +49,20 @@ def train(dataset: Path, examples: Path | None, summary_path: Path, models: Path
         for task, labels in schema.tasks.items():
             entry = summary["sets"][model_set.name][task]
             train_task(task, list(labels), entry, candidates[entry["chosen"]], folder / task,
-                       model_set.registered_name(task), table, extra, settings, columns, params, promote)
+                       model_set.registered_name(task, tracking.model_prefix(params)), table, extra, settings, columns, params, promote)
 
 
 def train_task(task: str, labels: list[str], entry: dict, candidate, target: Path, registered: str, table, extra,
                settings: CandidateSettings, columns: Columns, params: dict, promote: bool) -> None:
     """Refit one task's chosen candidate on all labels, save it to `target` and register it."""
     headline = Headline.from_params(task, params)
-    model = searched(build(candidate, settings, columns, params["seed"], extra, task), candidate.grid,
-                     params["train"]["inner_folds"], headline.scorer(labels))
-    model.fit(table, table[task].to_numpy(), **group_params(table[columns.group].to_numpy(), model))
+    model = candidate_model(candidate, settings, columns, params["seed"], params["train"]["inner_folds"],
+                            headline.scorer(labels), extra, task)
+    fit_params = group_params(table[columns.group].to_numpy(), model) if columns.group else {}
+    model.fit(table, table[task].to_numpy(), **fit_params)
     best_params, estimator = chosen_params(model), fitted_pipeline(model)
-    save_model(estimator, target, task, labels, columns.inputs(), model_card(task, labels, entry, best_params, columns))
+    save_model(estimator, target, task, labels, columns.inputs(), model_card(task, labels, entry, best_params, columns, params),
+               prediction_params(params, task))
     encoder = Path(settings.embeddings["encoder"]) if "embeddings" in candidate.features else None
     protocol = entry["chosen_by"]
     score = tracking.Score(entry["headline_metric"], protocol, entry[protocol]["headline"], entry["labels_hash"])
