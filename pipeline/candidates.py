@@ -44,7 +44,8 @@ class Candidate:
         grid = {key: [as_parameter(value) for value in values] if isinstance(values, list) else [as_parameter(values)]
                 for key, values in (spec.get("grid") or {}).items()}
         fixed = {key: as_parameter(value) for key, value in (spec.get("params") or {}).items()}
-        return cls(name, tuple(spec.get("features") or ()), spec["classifier"], grid, fixed, bool(spec.get("per_target")))
+        return cls(name, tuple(spec.get("features") or ()), spec["classifier"], grid, fixed,
+                   bool(spec.get("per_target")))
 
     def params(self) -> dict[str, Any]:
         """Flat parameters for experiment tracking."""

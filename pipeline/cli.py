@@ -200,7 +200,8 @@ FAST_OPTION = typer.Option(
 )
 TASK_OPTION = typer.Option(None, "--task", help="Predict only this task (stance, bloc, claim); repeatable.")
 TEXT_COLUMN_OPTION = typer.Option(
-    None, "--text-column", help="Column of tables that holds the sentence [default: the one the models were trained on].")
+    None, "--text-column",
+    help="Column of tables that holds the sentence [default: the one the models were trained on].")
 MODEL_PARAMS_OPTION = typer.Option(
     None, "--params",
     help="Parameters (YAML) to predict with instead of those each model carries: columns, segmentation, label schema.")
@@ -216,7 +217,8 @@ def open_inputs(inputs: list[str], predictor, encoding: str, batch_size: int):
     from pipeline.tables import ReadOptions
 
     settings = predictor.params
-    options = ReadOptions(predictor.text_column, encoding, batch_size, SegmentationSettings.from_params(settings).max_chars)
+    max_chars = SegmentationSettings.from_params(settings).max_chars
+    options = ReadOptions(predictor.text_column, encoding, batch_size, max_chars)
     return Inputs.open(inputs, options, segmenter_factory(settings), predictor.target)
 
 

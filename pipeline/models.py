@@ -88,7 +88,8 @@ def save_model(model, target: Path, task: str, labels: list[str], columns: list[
         try:
             mlflow.sklearn.save_model(
                 model, str(staging), serialization_format="skops", skops_trusted_types=sorted(TRUSTED_TYPES),
-                signature=signature, input_example=example, metadata={"task": task, "labels": labels, "params": params or {}},
+                signature=signature, input_example=example,
+                metadata={"task": task, "labels": labels, "params": params or {}},
                 pip_requirements=pip_requirements(),
             )
         finally:  # MLflow may refuse such types itself: name them in one line either way

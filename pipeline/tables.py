@@ -65,11 +65,12 @@ class ReadOptions:
             yield batch
 
 
-def files_inside(folder: Path) -> tuple[list[str], list[str]]:
-    """The supported files inside `folder` (recursively, in name order), and the hidden folders and
+def files_inside(folder: Path) -> tuple[list[str], list[str], list[str]]:
+    """The supported files inside `folder` (recursively, in name order), the hidden folders and
     supported files it skips (`.git/`, `.venv/`, `.draft.csv`; relative to `folder`), whose
-    contents are not looked at."""
-    found, hidden = [], []
+    contents are not looked at, and the README files it skips (a folder's documentation, not
+    one of its articles)."""
+    found, hidden, readmes = [], [], []
     for root, folders, files in os.walk(folder):
         here = Path(root)
         hidden += [f"{(here / name).relative_to(folder)}/" for name in folders if name.startswith(".")]
@@ -79,14 +80,17 @@ def files_inside(folder: Path) -> tuple[list[str], list[str]]:
                 continue
             if name.startswith("."):
                 hidden.append(str((here / name).relative_to(folder)))
+            elif Path(name).stem.lower() == "readme":
+                readmes.append(str((here / name).relative_to(folder)))
             else:
                 found.append(str(here / name))
-    return sorted(found), sorted(hidden)
+    return sorted(found), sorted(hidden), sorted(readmes)
 
 
 def expand_inputs(inputs: Iterable[str]) -> list[str]:
     """The input files of a run: files as given, directories as every supported file inside
-    (recursively, in name order; hidden files and folders skipped, and named on standard error),
+    (recursively, in name order; hidden files and folders and README files skipped, and named on
+    standard error),
     `-` for standard input."""
     found: list[str] = []
     for given in inputs:
@@ -94,9 +98,12 @@ def expand_inputs(inputs: Iterable[str]) -> list[str]:
         if given == STDIN:
             found.append(STDIN)
         elif path.is_dir():
-            inside, hidden = files_inside(path)
+            inside, hidden, readmes = files_inside(path)
             if hidden:
                 print(f"{path}: skipped hidden files and folders: {', '.join(hidden)}", file=sys.stderr)
+            if readmes:
+                print(f"{path}: skipped README files (documentation, not articles): {', '.join(readmes)}",
+                      file=sys.stderr)
             if not inside:
                 raise InputError(f"{path}: no supported file inside ({', '.join(DOCUMENT_SUFFIXES + TABLE_SUFFIXES)})")
             found.extend(inside)
@@ -398,13 +405,16 @@ def check_output(target: Path | None, inputs: Iterable[str] = ()) -> None:
 
 
 class CsvWriter:
-    """CSV: the header first (so an empty input gives a header-only file), then each batch."""
+    """CSV: the header with the first batch (an empty one gives a header-only file), then each
+    batch; nothing reaches standard output before the first batch is predicted."""
 
     def __init__(self, handle, columns: list[str]):
-        self.handle = handle
-        pd.DataFrame(columns=columns).to_csv(handle, index=False)
+        self.handle, self.columns, self.started = handle, columns, False
 
     def write(self, frame: pd.DataFrame) -> None:
+        if not self.started:
+            pd.DataFrame(columns=self.columns).to_csv(self.handle, index=False)
+            self.started = True
         frame.to_csv(self.handle, header=False, index=False)
 
     def close(self) -> None:

@@ -640,10 +640,20 @@ def test_the_temporary_file_of_a_killed_run_is_swept_by_the_next(trained_models,
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, running.name])
 
 
-def test_a_folder_input_skips_hidden_folders_and_says_so(predict, tmp_path):
-    """A directory input read the files inside `.git/` and `.venv/` too."""
+def test_a_document_that_fails_to_decode_prints_nothing_on_standard_output(trained_models, tmp_path):
+    """The CSV header reached standard output before the error."""
+    latin = tmp_path / "latin.txt"
+    latin.write_bytes("First line.\nSecond, la Su\xe8de.\n".encode("latin-1"))
+    result = stance("predict", latin, "--model", trained_models)
+    assert_one_line_error(result, ["latin.txt", "line 2", "utf-8"])
+
+
+def test_a_folder_input_skips_hidden_folders_and_readmes_and_says_so(predict, tmp_path):
+    """A directory input read the files inside `.git/` and `.venv/` too, and labeled seeds/README.md
+    as an article."""
     folder = tmp_path / "inputs"
-    for name in ("article.txt", ".git/notes.csv", ".venv/lib/x.txt", "sub/.cache/y.txt", "sub/.draft.txt"):
+    for name in ("article.txt", ".git/notes.csv", ".venv/lib/x.txt", "sub/.cache/y.txt", "sub/.draft.txt",
+                 "README.md", "sub/readme.txt"):
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(SEED, folder / name)
     (folder / "sub/kept.txt").write_text("NATO's door remains open.\n", encoding="utf-8")
@@ -651,7 +661,9 @@ def test_a_folder_input_skips_hidden_folders_and_says_so(predict, tmp_path):
     result = predict(folder, "-o", out)
     assert set(pd.read_csv(out)["input_file"]) == {str(folder / "article.txt"), str(folder / "sub/kept.txt")}
     skipped = ".git/, .venv/, sub/.cache/, sub/.draft.txt"
-    assert result.stderr.splitlines() == [f"{folder}: skipped hidden files and folders: {skipped}"]
+    assert result.stderr.splitlines() == [
+        f"{folder}: skipped hidden files and folders: {skipped}",
+        f"{folder}: skipped README files (documentation, not articles): README.md, sub/readme.txt"]
 
 
 def test_params_name_files_relative_to_the_params_file(trained_models, tmp_path, monkeypatch):

@@ -147,8 +147,8 @@ def test_runs_and_champion_alias_are_on_the_server(trained_tweets: Path, mlflow_
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
     assert sorted(r.info.run_name for r in children) == ["Stance/logreg-words", "Stance/majority"]
     for child in children:
-        assert {"by-account.f_avg", "by-account.macro_f1.ci_low", "written.f_avg", "headline.by-account", "headline.written",
-                "sentences_per_second"} <= set(child.data.metrics)
+        assert {"by-account.f_avg", "by-account.macro_f1.ci_low", "written.f_avg", "headline.by-account",
+                "headline.written", "sentences_per_second"} <= set(child.data.metrics)
         assert child.data.tags["labels_hash"] and child.data.tags["dvc_stage"] == "evaluate"
         artifacts = {a.path for a in client.list_artifacts(child.info.run_id)}
         assert {"confusion_matrix.png", "errors.json"} <= artifacts

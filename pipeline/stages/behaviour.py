@@ -25,7 +25,8 @@ from pipeline.predict import load_predictor
 
 def behaviour(models: Path, suite: Path, summary: Path, metrics: Path, cases: Path, params: dict) -> dict:
     """Run every model set of configs/candidates.yaml on the suite; its pass rates per capability."""
-    mlflow = tracking.configure(tracking.experiment_name(params))  # a broken tracking store stops the stage before any work
+    # A broken tracking store stops the stage before any work.
+    mlflow = tracking.configure(tracking.experiment_name(params))
     schema = Schema.load(params["data"]["schema"])
     settings = CandidateSettings.load(params["train"]["candidates"])
     suite_cases = load_suite(suite, schema.tasks)

@@ -286,7 +286,7 @@ def log_candidate(parent_id: str, task: str, result: CandidateResult, study: Stu
 def evaluate(dataset: Path, examples_path: Path | None, params: dict, outputs: argparse.Namespace) -> dict:
     """Evaluate all candidates of all tasks, track them, write the DVC outputs; return the
     summary the `train` stage reads."""
-    tracking.configure(tracking.experiment_name(params))  # a broken tracking store stops the stage before any work
+    tracking.configure(tracking.experiment_name(params))  # a broken store stops the stage before any work
     schema = Schema.load(params["data"]["schema"])
     columns = Columns.from_params(params)
     settings = CandidateSettings.load(params["train"]["candidates"])

@@ -33,7 +33,7 @@ from pipeline.models import save_model
 
 def train(dataset: Path, examples: Path | None, summary_path: Path, models: Path, params: dict,
           embeddings: Path | None = None, promote: bool = False) -> None:
-    tracking.configure(tracking.experiment_name(params))  # a broken tracking store stops the stage before any work
+    tracking.configure(tracking.experiment_name(params))  # a broken store stops the stage before any work
     schema = Schema.load(params["data"]["schema"])
     columns = Columns.from_params(params)
     settings = CandidateSettings.load(params["train"]["candidates"])
@@ -49,7 +49,8 @@ def train(dataset: Path, examples: Path | None, summary_path: Path, models: Path
         for task, labels in schema.tasks.items():
             entry = summary["sets"][model_set.name][task]
             train_task(task, list(labels), entry, candidates[entry["chosen"]], folder / task,
-                       model_set.registered_name(task, tracking.model_prefix(params)), table, extra, settings, columns, params, promote)
+                       model_set.registered_name(task, tracking.model_prefix(params)), table, extra, settings, columns,
+                       params, promote)
 
 
 def train_task(task: str, labels: list[str], entry: dict, candidate, target: Path, registered: str, table, extra,
@@ -61,8 +62,8 @@ def train_task(task: str, labels: list[str], entry: dict, candidate, target: Pat
     fit_params = group_params(table[columns.group].to_numpy(), model) if columns.group else {}
     model.fit(table, table[task].to_numpy(), **fit_params)
     best_params, estimator = chosen_params(model), fitted_pipeline(model)
-    save_model(estimator, target, task, labels, columns.inputs(), model_card(task, labels, entry, best_params, columns, params),
-               prediction_params(params, task))
+    card = model_card(task, labels, entry, best_params, columns, params)
+    save_model(estimator, target, task, labels, columns.inputs(), card, prediction_params(params, task))
     encoder = Path(settings.embeddings["encoder"]) if "embeddings" in candidate.features else None
     protocol = entry["chosen_by"]
     score = tracking.Score(entry["headline_metric"], protocol, entry[protocol]["headline"], entry["labels_hash"])
