@@ -31,7 +31,6 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "bench" / "semeval2016"
 OFFICIAL = {"train": ["trainingdata-all-annotations.txt", "trialdata-all-annotations.txt"],
             "test": ["testdata-taskA-all-annotations.txt"]}
-STANCES = ["FAVOR", "AGAINST"]
 
 
 def official_table(folder: Path, names: list[str]) -> pd.DataFrame:
@@ -53,13 +52,6 @@ def run(command: list[str], env: dict) -> None:
     done = subprocess.run(command, env=env, stderr=subprocess.PIPE, text=True)
     if done.returncode:
         sys.exit(f"semeval2016: step failed ({done.returncode}): {done.stderr.strip().splitlines()[-1:]}")
-
-
-def f_avg(frame: pd.DataFrame) -> float:
-    from sklearn.metrics import f1_score
-
-    return float(f1_score(frame["stance"], frame["predicted_stance"], labels=STANCES, average=None,
-                          zero_division=0).mean())
 
 
 def main() -> None:
@@ -89,16 +81,17 @@ def main() -> None:
              "-o", str(work / "predictions.csv")], env)
         run([stance, "evaluate", str(test), "--model", str(work / "models"), "--json", str(work / "scores.json")], env)
         chosen = json.loads((work / "metrics.json").read_text())["stance"]
-        predictions = pd.read_csv(work / "predictions.csv", keep_default_na=False)
-        pooled = json.loads((work / "scores.json").read_text())["stance"]["f_avg"]
+        predicted = pd.read_csv(work / "predictions.csv", keep_default_na=False)["predicted_stance"]
+        scores = json.loads((work / "scores.json").read_text())["stance"]
     protocol = chosen["chosen_by"]
     print(f"\nchosen by {protocol} ({chosen[protocol]['headline']:.4f}): {chosen['chosen']};"
           f" candidates {json.dumps(chosen['candidates'])}")
-    print(f"{'target':36s} {'tweets':>6s} {'F_avg':>7s}")
-    for target, rows in predictions.groupby("target"):
-        print(f"{target:36s} {len(rows):6d} {f_avg(rows):7.4f}")
-    print(f"{'all (pooled)':36s} {len(predictions):6d} {f_avg(predictions):7.4f}")
-    print(f"F_avg {pooled:.4f}")
+    print(f"predicted: {predicted.value_counts().to_dict()}")
+    print(f"{'target':36s} {'tweets':>6s} {'F_avg':>7s} {'F1 favor':>9s} {'F1 against':>11s}")
+    for target, figures in [*scores["by_target"].items(), ("all (pooled)", scores)]:
+        print(f"{target:36s} {figures['n']:6d} {figures['f_avg']:7.4f} {figures['f1.FAVOR']:9.4f}"
+              f" {figures['f1.AGAINST']:11.4f}")
+    print(f"F_avg {scores['f_avg']:.4f}")
 
 
 if __name__ == "__main__":

@@ -282,7 +282,8 @@ def gold_tasks(name: str, columns: list[str], schema_tasks: Iterable[str], tasks
 
 
 def evaluate_file(inputs: Inputs, predictor: Predictor, params: dict) -> dict[str, dict]:
-    """Per task: the number of rows with a gold label and the scores of the predictions on them.
+    """Per task: the number of rows with a gold label, the scores of the predictions on them with
+    each class's support, and, for models with a target column, the same per target (`by_target`).
 
     Rows with an empty gold label do not count; a gold label outside the schema is an error.
     """
@@ -291,6 +292,7 @@ def evaluate_file(inputs: Inputs, predictor: Predictor, params: dict) -> dict[st
     ((name, source),) = inputs.readers.items()
     gold: dict[str, list] = {task: [] for task in predictor.models}
     predicted: dict[str, list] = {task: [] for task in predictor.models}
+    targets: dict[str, list] = {task: [] for task in predictor.models}
     offset = 0
     for batch in source.batches():
         labels = predictor.labels(batch)
@@ -305,30 +307,48 @@ def evaluate_file(inputs: Inputs, predictor: Predictor, params: dict) -> dict[st
                     f" is not one of {', '.join(model.labels)}"
                 )
             gold[task].append(truth.to_numpy()[known])
-            predicted[task].append(labels[task].fillna("").to_numpy()[known])
+            predicted[task].append(labels[predictor.prefix + task].fillna("").to_numpy()[known])
+            if predictor.target:
+                targets[task].append(batch[predictor.target].astype(str).to_numpy()[known])
         offset += len(batch)
     results = {}
     for task, model in predictor.models.items():
         if not any(len(part) for part in gold[task]):
             raise InputError(f"{name}: column '{task}' has no gold label")
-        y_true, y_pred = np.concatenate(gold[task]), np.concatenate(predicted[task])
         headline = Headline.from_params(task, params)
         f_avg_labels = headline.labels if headline.metric == "f_avg" else ()
-        results[task] = {"n": int(len(y_true)), **scores(y_true, y_pred, list(model.labels), f_avg_labels)}
+
+        def scored(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
+            support = {f"support.{label}": int((y_true == label).sum()) for label in model.labels}
+            return {"n": int(len(y_true)), **scores(y_true, y_pred, list(model.labels), f_avg_labels), **support}
+
+        y_true, y_pred = np.concatenate(gold[task]), np.concatenate(predicted[task])
+        results[task] = scored(y_true, y_pred)
+        if predictor.target:
+            values = np.concatenate(targets[task])
+            results[task]["by_target"] = {value: scored(y_true[values == value], y_pred[values == value])
+                                          for value in sorted(set(values))}
     return results
 
 
 def score_tables(results: dict[str, dict]) -> list:
-    """Rich tables of evaluation results: headline figures per task, then per-class scores."""
+    """Rich tables of evaluation results: headline figures per task (and per target), then
+    per-class scores with their support."""
     from rich.table import Table
 
-    overview = Table("task", "sentences", "macro-F1", "accuracy", "F_avg", title="evaluation")
-    classes = Table("task", "class", "precision", "recall", "F1", title="per class")
-    for task, figures in results.items():
+    overview = Table("task", "target", "sentences", "macro-F1", "accuracy", "F_avg", title="evaluation")
+    classes = Table("task", "class", "precision", "recall", "F1", "support", title="per class")
+
+    def figures_row(task: str, target: str, figures: dict) -> None:
         f_avg = f"{figures['f_avg']:.3f}" if "f_avg" in figures else "-"
-        overview.add_row(task, str(figures["n"]), f"{figures['macro_f1']:.3f}", f"{figures['accuracy']:.3f}", f_avg)
+        overview.add_row(task, target, str(figures["n"]), f"{figures['macro_f1']:.3f}", f"{figures['accuracy']:.3f}",
+                         f_avg)
+
+    for task, figures in results.items():
+        for target, by_target in figures.get("by_target", {}).items():
+            figures_row(task, target, by_target)
+        figures_row(task, "all" if "by_target" in figures else "-", figures)
         for name in (key.removeprefix("f1.") for key in figures if key.startswith("f1.")):
-            classes.add_row(
-                task, name, *(f"{figures[f'{metric}.{name}']:.3f}" for metric in ("precision", "recall", "f1"))
-            )
+            per_class = (f"{figures[f'{metric}.{name}']:.3f}" for metric in ("precision", "recall", "f1"))
+            classes.add_row(task, name, *per_class, str(figures[f"support.{name}"]))
     return [overview, classes]

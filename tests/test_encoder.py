@@ -4,6 +4,7 @@ found beside a model folder or inside one downloaded from MLflow, and checked be
 from __future__ import annotations
 
 import importlib.util
+import io
 import shutil
 import subprocess
 from pathlib import Path
@@ -124,3 +125,34 @@ def test_a_registered_model_brings_its_encoder(embedding_models, tmp_path):
         return result.stdout
 
     assert predicted("models:/natostance-stance@champion") == predicted(str(embedding_models))
+
+
+def test_models_trained_elsewhere_with_embeddings_take_their_encoder_along(encoder_folder, tmp_path):
+    """A corpus's models written outside models/ found no encoder beside them."""
+    import yaml
+
+    work = tmp_path / "corpus"
+    work.mkdir()
+    words = {"FAVOR": "welcome the plan", "AGAINST": "reject the plan", "NONE": "read about the plan"}
+    rows = [{"text": f"We {words[label]} number {n}", "Stance": label} for n in range(30) for label in words]
+    pd.DataFrame(rows).to_csv(work / "corpus.csv", index=False)
+    (work / "schema.yaml").write_text(yaml.safe_dump({"tasks": {"Stance": list(words)}}))
+    (work / "candidates.yaml").write_text(yaml.safe_dump({
+        "candidates": {"logreg-embeddings": {"features": ["embeddings"], "classifier": "logreg"}},
+        "embeddings": {"encoder": str(encoder_folder)}}))
+    (work / "params.yaml").write_text(yaml.safe_dump({
+        "seed": 1, "data": {"schema": "schema.yaml", "text_column": "text", "group_column": None,
+                            "order_column": None, "target_column": None},
+        "train": {"candidates": "candidates.yaml", "inner_folds": 2},
+        "evaluate": {"folds": 3, "headline": {}, "bootstrap_resamples": 10, "errors": 5, "processes": 1}}))
+    store = {"MLFLOW_TRACKING_URI": f"sqlite:///{work / 'store.db'}"}
+    run([str(BIN / "python"), "-m", "pipeline.stages.evaluate", "corpus.csv", "evaluation.json", "--params",
+         "params.yaml", "--metrics", "metrics.json", "--plots", "plots", "--errors", "errors"], work, **store)
+    run([str(BIN / "python"), "-m", "pipeline.stages.train", "corpus.csv", "evaluation.json", "models", "--params",
+         "params.yaml"], work, **store)
+    for name in ("model.onnx", "tokenizer.json", "encoder.json"):
+        assert (work / "models/encoder" / name).read_bytes() == (encoder_folder / name).read_bytes()
+    result = subprocess.run([str(BIN / "stance"), "predict", "-", "--model", str(work / "models")],
+                            input="We welcome the plan.\n", cwd=tmp_path, env=tool_env(), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert pd.read_csv(io.StringIO(result.stdout))["Stance"].tolist() == ["FAVOR"]

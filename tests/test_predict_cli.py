@@ -365,6 +365,9 @@ def test_evaluate_prints_and_writes_the_metrics(trained_models, tmp_path, gold_t
     for task, labels in SCHEMA.items():
         assert {f"f1.{label}" for label in labels} <= set(written[task])
         assert 0 <= written[task]["macro_f1"] <= 1 and 0 <= written[task]["accuracy"] <= 1
+        assert sum(written[task][f"support.{label}"] for label in labels) == len(gold_table)
+    assert written["stance"]["support.favor"] == (gold_table["stance"] == "favor").sum()
+    assert "by_target" not in written["stance"]
 
 
 def test_evaluate_counts_mistakes(trained_models, tmp_path, gold_table):

@@ -264,7 +264,11 @@ def test_predict_and_evaluate_read_the_target_from_any_folder(per_target_tweets:
     assert list(out["Stance"]) == ["FAVOR", "AGAINST", "FAVOR", "NONE"]
     scored = stance_in(tmp_path, "evaluate", "gold.csv", "--model", models / "Stance", "--json", "scores.json")
     assert scored.returncode == 0, scored.stderr
-    assert json.loads((tmp_path / "scores.json").read_text())["Stance"]["f_avg"] == 1.0
+    figures = json.loads((tmp_path / "scores.json").read_text())["Stance"]
+    assert figures["f_avg"] == 1.0 and figures["support.FAVOR"] == 2
+    assert {target: scores["n"] for target, scores in figures["by_target"].items()} == {"carbon tax": 2,
+                                                                                        "nuclear power": 2}
+    assert "carbon tax" in scored.stdout and "support" in scored.stdout
 
 
 @pytest.mark.parametrize("table, words", [

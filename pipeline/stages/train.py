@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -28,7 +29,8 @@ from pipeline.features import preload_embeddings
 from pipeline.metrics import Headline
 from pipeline.reuse import reused_fits
 from pipeline.modelcard import model_card
-from pipeline.models import save_model
+from pipeline.files import atomic_folder
+from pipeline.models import ENCODER, save_model
 
 
 def train(dataset: Path, examples: Path | None, summary_path: Path, models: Path, params: dict,
@@ -46,11 +48,23 @@ def train(dataset: Path, examples: Path | None, summary_path: Path, models: Path
     for model_set in settings.model_sets:
         folder = model_set.folder(models)
         folder.mkdir(parents=True, exist_ok=True)
+        chosen = [candidates[entry["chosen"]] for entry in summary["sets"][model_set.name].values()]
+        if any("embeddings" in candidate.features for candidate in chosen):
+            place_encoder(Path(settings.embeddings["encoder"]), folder / ENCODER)
         for task, labels in schema.tasks.items():
             entry = summary["sets"][model_set.name][task]
             train_task(task, list(labels), entry, candidates[entry["chosen"]], folder / task,
                        model_set.registered_name(task, tracking.model_prefix(params)), table, extra, settings, columns,
                        params, promote)
+
+
+def place_encoder(encoder: Path, beside: Path) -> None:
+    """Copy the sentence encoder to `beside` (the `encoder/` beside the task models, where loading
+    looks for it), unless it is that folder already."""
+    if beside.resolve() != encoder.resolve():
+        with atomic_folder(beside) as staging:
+            for file in sorted(encoder.iterdir()):
+                shutil.copy2(file, staging / file.name)
 
 
 def train_task(task: str, labels: list[str], entry: dict, candidate, target: Path, registered: str, table, extra,
