@@ -80,6 +80,11 @@ class ModelSet:
         """Where its task models are written: `models/` itself for the default set, else a subfolder."""
         return models if self.name == DEFAULT_SET else models / self.name
 
+    @property
+    def metric_prefix(self) -> str:
+        """What its metric names start with in MLflow: nothing for the default set, else `<set>.`."""
+        return "" if self.name == DEFAULT_SET else f"{self.name}."
+
     def registered_name(self, task: str, prefix: str = "natostance-") -> str:
         """Its task model's name in the MLflow registry."""
         return f"{prefix}{task}" if self.name == DEFAULT_SET else f"{prefix}{self.name}-{task}"

@@ -298,7 +298,7 @@ def test_a_candidate_needing_a_null_column_stops_the_stage_in_one_line(per_targe
         text=True)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1] == (
-        f"evaluate: candidates.yaml: candidate 'context' needs data.group_column, which is null"
+        "evaluate: candidates.yaml: candidate 'context' needs data.group_column, which is null"
         " (drop the candidate or set the column)")
     assert not (tmp_path / "evaluation.json").exists() and not (tmp_path / "m.json").exists()
 

@@ -30,16 +30,17 @@ def behaviour(models: Path, suite: Path, summary: Path, metrics: Path, cases: Pa
     schema = Schema.load(params["data"]["schema"])
     settings = CandidateSettings.load(params["train"]["candidates"])
     suite_cases = load_suite(suite, schema.tasks)
-    rates, tables = {}, []
+    rates, tables, logged = {}, [], {}
     for model_set in settings.model_sets:
         predictor = load_predictor(params, [str(model_set.folder(models))], None, "text", False)
         results = run(suite_cases, predictor)
         rates[model_set.name] = pass_rates(results)
         tables.append(results.assign(model_set=model_set.name))
+        logged.update({f"behaviour.{model_set.metric_prefix}{name}": entry["rate"]
+                       for name, entry in rates[model_set.name].items()})
     parent = json.loads(summary.read_text(encoding="utf-8"))["parent_run_id"]
     with mlflow.start_run(run_id=parent):
-        mlflow.log_metrics({f"behaviour.{name}" if model_set == DEFAULT_SET else f"behaviour.{model_set}.{name}": entry["rate"]
-                            for model_set, set_rates in rates.items() for name, entry in set_rates.items()})
+        mlflow.log_metrics(logged)
     # Only now, with everything computed and tracked: a failure before leaves the last outputs.
     cases.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(cases) as temporary:

@@ -34,7 +34,7 @@ from sklearn.model_selection import LeaveOneGroupOut, StratifiedKFold
 from threadpoolctl import threadpool_limits
 
 from pipeline import tracking
-from pipeline.candidates import DEFAULT_SET, Candidate, CandidateSettings, MissingExtra, ModelSet, build
+from pipeline.candidates import DEFAULT_SET, Candidate, CandidateSettings, MissingExtra, ModelSet
 from pipeline.config import Columns, Schema, load_params
 from pipeline.consistency import consistent_labels
 from pipeline.crossval import FoldPredictions, candidate_model, cross_validated, load_training_tables, passage_splits
@@ -350,7 +350,7 @@ def evaluate(dataset: Path, examples_path: Path | None, params: dict, outputs: a
                 "label_counts": table[task].value_counts().to_dict(),
             }
             print(f"evaluate: {model_set.name}: {task} chose {name} by {study.choosing}")
-            tracking.log_choice(parent_id, "" if model_set.name == DEFAULT_SET else f"{model_set.name}.", task, name,
+            tracking.log_choice(parent_id, model_set.metric_prefix, task, name,
                                 {protocol: entry[protocol]["headline"] for protocol in study.protocols})
             if model_set.name != DEFAULT_SET:
                 metrics[task][model_set.name] = entry
