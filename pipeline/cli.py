@@ -113,30 +113,47 @@ def labels_check(
 @labels_app.command("agreement")
 @one_line_errors
 def labels_agreement(
-    first: Path = typer.Argument(..., help="First annotation pass (JSONL)."),
-    second: Path = typer.Argument(..., help="Second annotation pass (JSONL)."),
-    json_out: Path = typer.Option(None, "--json", help="Also write the figures to this JSON file."),
+    first: Path = typer.Argument(..., metavar="FIRST", help="First annotation pass (JSONL)."),
+    second: Path = typer.Argument(..., metavar="SECOND", help="Second annotation pass (JSONL)."),
+    json_out: Path = typer.Option(
+        None, "--json", metavar="FILE", help="Also write the figures and the disagreements to this JSON file."
+    ),
+    texts: Path = typer.Option(
+        Path("labels/gold.jsonl"), "--texts", metavar="FILE",
+        help="JSONL with the id and text of sentences, to show the text of passes without one (when it exists).",
+    ),
     params: Path = PARAMS_OPTION,
 ) -> None:
-    """Cohen's kappa and raw agreement between two annotation passes, per dimension."""
+    """Cohen's kappa and raw agreement between two annotation passes, per dimension, then every
+    sentence the passes label differently, with both labels and notes."""
     from rich.console import Console
     from rich.table import Table
 
-    from pipeline.agreement import agreement
+    from pipeline.agreement import agreement, disagreements
     from pipeline.config import Schema, load_params
     from pipeline.files import read_jsonl, refuse_overwrite, write_json
 
     if json_out:
         refuse_overwrite(json_out, [first, second])
-    schema = Schema.load(load_params(params)["data"]["schema"])
+    tasks = list(Schema.load(load_params(params)["data"]["schema"]).tasks)
     passes = [read_jsonl(path) for path in (first, second)]
-    figures = agreement(*passes, tasks=list(schema.tasks))
+    figures = agreement(*passes, tasks=tasks)
+    known = {record.get("id"): record.get("text", "") for record in read_jsonl(texts)} if texts.is_file() else {}
+    differ = disagreements(*passes, tasks=tasks, texts=known)
     table = Table("dimension", "sentences", "raw agreement", "Cohen's kappa")
     for task, row in figures.items():
         table.add_row(task, str(row["n"]), f"{row['raw_agreement']:.3f}", f"{row['cohen_kappa']:.3f}")
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    listed = Table("id", "text", f"labels: {first.name} / {second.name}", "notes",
+                   title=f"{len(differ)} disagreement(s)")
+    for row in differ:
+        labels = "\n".join(f"{task}: {a} / {b}" for task, (a, b) in row["labels"].items())
+        notes = "\n".join(f"{path.name}: {note}" for path, note in zip((first, second), row["notes"]) if note)
+        listed.add_row(row["id"], row["text"], labels, notes)
+    console.print(listed)
     if json_out:
-        write_json(figures, json_out)
+        write_json({**figures, "disagreements": differ}, json_out)
 
 
 @labels_app.command("todo")

@@ -139,6 +139,24 @@ def test_kappa_on_a_hand_made_example() -> None:
     assert result["cohen_kappa"] == pytest.approx(0.4)
 
 
+def test_agreement_lists_the_disagreements_of_the_project_passes(tmp_path) -> None:
+    passes = [REPO / "labels/passes/pass_a.jsonl", REPO / "labels/passes/pass_b.jsonl"]
+    result = subprocess.run([str(Path(sys.executable).parent / "stance"), "labels", "agreement", *map(str, passes),
+                             "--json", str(tmp_path / "agreement.json")],
+                            cwd=REPO, env={**tool_env(), "COLUMNS": "200"}, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    written = json.loads((tmp_path / "agreement.json").read_text(encoding="utf-8"))
+    first, second = ({r["id"]: r for r in read_jsonl(path)} for path in passes)
+    differing = [i for i in first if any(first[i][task] != second[i][task] for task in SCHEMA.tasks)]
+    assert [row["id"] for row in written["disagreements"]] == differing and f"{len(differing)} disagreement(s)" in result.stdout
+    texts = {r["id"]: r["text"] for r in GOLD}
+    for row in written["disagreements"]:
+        assert row["text"] == texts[row["id"]] and row["id"] in result.stdout
+        assert row["labels"] == {task: [first[row["id"]][task], second[row["id"]][task]] for task in SCHEMA.tasks
+                                 if first[row["id"]][task] != second[row["id"]][task]}
+    assert written["stance"]["n"] == len(first)
+
+
 def test_todo_queues_new_sentences_least_confident_first(tmp_path, trained_models) -> None:
     from pipeline.models import load_models
     from pipeline.segmentation import Segmenter
