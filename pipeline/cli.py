@@ -156,41 +156,67 @@ def labels_agreement(
         write_json({**figures, "disagreements": differ}, json_out)
 
 
-@labels_app.command("todo")
-@one_line_errors
-def labels_todo(
-    output: Path = typer.Option(Path("labels/todo.jsonl"), "--output", "-o", help="File to write the queue to (JSONL)."),
-    gold: Path = typer.Option(Path("labels/gold.jsonl"), "--gold", help="Gold label file (JSONL)."),
-    corpus: Path = typer.Option(Path("seeds"), "--corpus", help="Folder of the corpus documents (.txt)."),
-    model: Path = typer.Option(
-        Path("models"), "--model", help="Models folder for suggestions; without trained models the queue has none."
-    ),
-    params: Path = PARAMS_OPTION,
-) -> None:
-    """Write the corpus sentences that have no gold label yet, ready to fill in.
+GOLD_OPTION = typer.Option(Path("labels/gold.jsonl"), "--gold", metavar="FILE", help="Gold label file (JSONL).")
+CORPUS_OPTION = typer.Option(Path("seeds"), "--corpus", metavar="FOLDER", help="Folder of the corpus documents (.txt).")
+SUGGESTIONS_OPTION = typer.Option(
+    Path("models"), "--model", metavar="FOLDER",
+    help="Models folder for suggestions; without trained models the queue has none.",
+)
+CONTEXT_OPTION = typer.Option(
+    2, "--context", min=0, metavar="N", help="Sentences of the same document shown before and after each one."
+)
 
-    With trained models the least confident sentences come first, pre-filled with the models'
-    labels and marked "suggested"; review them, delete the mark and append to the gold file.
-    """
+
+def labeling_queue(gold: Path, corpus: Path, model: Path, params: Path, context: int):
+    """The label schema, the corpus sentences without a gold label (`pipeline.todo`) and the models
+    that suggested their labels (None without trained models)."""
     from pipeline.config import Schema, load_params
-    from pipeline.files import read_jsonl, refuse_overwrite, write_jsonl
+    from pipeline.files import read_jsonl
     from pipeline.models import load_models
     from pipeline.segmentation import SegmentationSettings, Segmenter
     from pipeline.todo import todo_records
 
-    refuse_overwrite(output, [gold, corpus, model, params])
     settings = load_params(params)
     schema = Schema.load(settings["data"]["schema"])
     sentences = Segmenter(SegmentationSettings.from_params(settings)).segment_folder(corpus)
     labeled = {record.get("id") for record in read_jsonl(gold)} if gold.is_file() else set()
     models = load_models([str(model)], schema.tasks) if model.is_dir() and any(model.glob("*/MLmodel")) else None
-    records = todo_records(sentences, labeled, list(schema.tasks), models)
+    return schema, todo_records(sentences, labeled, list(schema.tasks), models, context), models
+
+
+def suggestions(models: dict | None) -> str:
+    """Where the queue's labels come from, for the summary line."""
+    return "with model suggestions" if models else "without suggestions (no trained models)"
+
+
+@labels_app.command("todo")
+@one_line_errors
+def labels_todo(
+    output: Path = typer.Option(
+        Path("labels/todo.jsonl"), "--output", "-o", metavar="FILE", help="File to write the queue to (JSONL)."
+    ),
+    gold: Path = GOLD_OPTION,
+    corpus: Path = CORPUS_OPTION,
+    model: Path = SUGGESTIONS_OPTION,
+    context: int = CONTEXT_OPTION,
+    params: Path = PARAMS_OPTION,
+) -> None:
+    """Write the corpus sentences that have no gold label yet, ready to fill in.
+
+    Each record has the sentence's document, its position (index) and the sentences before and
+    after it. With trained models the least confident sentences come first, pre-filled with the
+    models' labels and marked "suggested"; review them, delete the mark and the context (before,
+    after) and append to the gold file.
+    """
+    from pipeline.files import refuse_overwrite, write_jsonl
+
+    refuse_overwrite(output, [gold, corpus, model, params])
+    _, records, models = labeling_queue(gold, corpus, model, params, context)
     try:
         write_jsonl(records, output)
     except FileNotFoundError as missing:
         raise InputError(str(missing)) from None
-    source = "with model suggestions" if models else "without suggestions (no trained models)"
-    print(f"{output}: {len(records)} sentences to label, {source}")
+    print(f"{output}: {len(records)} sentences to label, {suggestions(models)}")
 
 
 MODEL_OPTION = typer.Option(

@@ -14,6 +14,7 @@ from pipeline.files import json_object
 
 REQUIRED_FIELDS = ("id", "doc", "text")
 SUGGESTION_MARK = "suggested"
+CONTEXT_FIELDS = ("before", "after")  # the sentences around a queued one: shown to label it, never kept
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,8 @@ def record_problems(record: dict[str, Any], corpus: dict[str, dict[str, Any]], s
     messages = label_problems(record, schema)
     if SUGGESTION_MARK in record:
         messages.append(f"still marked '{SUGGESTION_MARK}': review the model's suggestion, then remove the mark")
+    if any(field in record for field in CONTEXT_FIELDS):
+        messages.append(f"still has the queue's context ({', '.join(CONTEXT_FIELDS)}): remove it, the corpus keeps it")
     sentence = corpus.get(record["id"])
     if sentence is None:
         messages.append(f"id {record['id']} is no sentence of the corpus (was its document edited or removed?)")

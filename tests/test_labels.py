@@ -191,6 +191,26 @@ def test_todo_command_writes_the_queue_for_a_new_document(tmp_path, trained_mode
     assert set(record["suggested"]) == set(SCHEMA.tasks) and record["stance"] in SCHEMA.tasks["stance"]
 
 
+def test_todo_records_carry_position_and_context(tmp_path) -> None:
+    held = 6  # the last sentences of the last document
+    gold = write(tmp_path / "gold.jsonl", GOLD[:-held])
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "stance"), "labels", "todo", "-o", str(tmp_path / "todo.jsonl"),
+         "--gold", str(gold), "--model", str(tmp_path / "no-models"), "--context", "1"],
+        cwd=REPO, env=tool_env(), capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    queue = read_jsonl(tmp_path / "todo.jsonl")
+    assert [r["id"] for r in queue] == [r["id"] for r in GOLD[-held:]]  # the gold file is in corpus order
+    for record, position in zip(queue, range(len(GOLD) - held, len(GOLD))):
+        assert record["doc"] == GOLD[position]["doc"] and record["before"] == GOLD[position - 1]["text"]
+        assert record["after"] == (GOLD[position + 1]["text"] if position + 1 < len(GOLD) else "")
+    assert [r["index"] for r in queue] == list(range(queue[0]["index"], queue[0]["index"] + held))
+    labeled = [{**record, **{task: label[task] for task in SCHEMA.tasks}} for record, label in zip(queue, GOLD[-held:])]
+    found = messages(write(tmp_path / "appended.jsonl", [*GOLD[:-held], *labeled]), [])
+    assert sum("still has the queue's context (before, after)" in m for m in found) == held
+
+
 def gold_with_a_latin1_line(path: Path) -> Path:
     """The gold file with one byte that is not UTF-8 (Latin-1 'é') on line 5."""
     lines = write(path, GOLD).read_bytes().splitlines(keepends=True)
