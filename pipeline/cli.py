@@ -37,7 +37,8 @@ def one_line_errors(command: Command) -> Command:
         try:
             return command(*args, **kwargs)
         except InputError as error:
-            print(f"error: {error}", file=sys.stderr)
+            for line in str(error).splitlines():  # several problems: one line each
+                print(f"error: {line}", file=sys.stderr)
             raise typer.Exit(2) from None
         except OSError as error:
             where = f"{error.filename}: " if error.filename else ""
@@ -71,7 +72,7 @@ def stop_on_terminate() -> None:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
-PARAMS_OPTION = typer.Option(Path("configs/params.yaml"), "--params", help="Stage parameters (YAML).")
+PARAMS_OPTION = typer.Option(Path("configs/params.yaml"), "--params", metavar="FILE", help="Stage parameters (YAML).")
 
 
 @labels_app.command("check")
@@ -217,6 +218,75 @@ def labels_todo(
     except FileNotFoundError as missing:
         raise InputError(str(missing)) from None
     print(f"{output}: {len(records)} sentences to label, {suggestions(models)}")
+
+
+@labels_app.command("export")
+@one_line_errors
+def labels_export(
+    output: Path = typer.Option(
+        Path("labels/labelstudio"), "--output", "-o", metavar="FOLDER",
+        help="Folder to write tasks.json and config.xml to; an existing one may hold nothing else.",
+    ),
+    gold: Path = GOLD_OPTION,
+    corpus: Path = CORPUS_OPTION,
+    model: Path = SUGGESTIONS_OPTION,
+    context: int = CONTEXT_OPTION,
+    params: Path = PARAMS_OPTION,
+) -> None:
+    """Write the labeling queue for Label Studio: tasks.json (each sentence with its document,
+    position and context, and the models' labels as pre-annotations) and config.xml (the
+    labeling interface for the three dimensions)."""
+    from pipeline.files import atomic_folder, refuse_overwrite, write_json
+    from pipeline.labelstudio import CONFIG_FILE, TASKS_FILE, label_studio_tasks, labeling_config
+
+    refuse_overwrite(output, [gold, corpus, model, params])
+    if output.exists() and (not output.is_dir() or {p.name for p in output.iterdir()} - {TASKS_FILE, CONFIG_FILE}):
+        raise InputError(f"{output}: exists and holds other files than {TASKS_FILE} and {CONFIG_FILE};"
+                         " name a new folder")
+    schema, records, models = labeling_queue(gold, corpus, model, params, context)
+    version = ", ".join(f"{task}: {m.source}" for task, m in models.items()) if models else None
+    with atomic_folder(output) as staging:
+        (staging / CONFIG_FILE).write_text(labeling_config(schema), encoding="utf-8")
+        write_json(label_studio_tasks(records, list(schema.tasks), version), staging / TASKS_FILE)
+    print(f"{output / TASKS_FILE}: {len(records)} sentences to label, {suggestions(models)}")
+    print(f"In Label Studio: create a project, paste {output / CONFIG_FILE} under Settings > Labeling Interface >"
+          f" Code, import {output / TASKS_FILE}; when done, Export > JSON and run `stance labels import FILE`.")
+
+
+@labels_app.command("import")
+@one_line_errors
+def labels_import(
+    export: Path = typer.Argument(..., metavar="EXPORT", help="Label Studio's JSON export of the project."),
+    gold: Path = GOLD_OPTION,
+    corpus: Path = CORPUS_OPTION,
+    replace: bool = typer.Option(
+        False, "--replace", help="Take the imported labels where the gold file labels a sentence otherwise."
+    ),
+    params: Path = PARAMS_OPTION,
+) -> None:
+    """Add the labels of a Label Studio JSON export to the gold file, with the checks of `labels check`.
+
+    Cancelled (skipped) annotations are ignored. A task gets one gold record when its annotators
+    agree, or from the annotation marked ground truth; tasks whose annotators disagree are listed
+    and left out. Nothing is written when any record has a problem.
+    """
+    from pipeline.config import Schema, load_params
+    from pipeline.labels import add_to_gold
+    from pipeline.labelstudio import gold_records
+    from pipeline.segmentation import SegmentationSettings, Segmenter
+
+    settings = load_params(params)
+    schema = Schema.load(settings["data"]["schema"])
+    records, disagreements, unlabeled = gold_records(export, schema)
+    sentences = Segmenter(SegmentationSettings.from_params(settings)).segment_folder(corpus)
+    merged = add_to_gold(gold, records, sentences, schema, replace)
+    print(f"{gold}: {merged.added} added, {merged.replaced} replaced, {merged.unchanged} unchanged"
+          f" ({unlabeled} task(s) without annotation); {merged.unlabeled} corpus sentence(s) still unlabeled")
+    for disagreement in disagreements:
+        print(f"left out: {disagreement}")
+    if disagreements:
+        print(f"{len(disagreements)} task(s) left out: mark one annotation as ground truth in Label Studio"
+              " (or agree on the labels), export again and import")
 
 
 MODEL_OPTION = typer.Option(
