@@ -262,6 +262,10 @@ def labels_import(
     replace: bool = typer.Option(
         False, "--replace", help="Take the imported labels where the gold file labels a sentence otherwise."
     ),
+    passes: Path = typer.Option(
+        None, "--passes", metavar="FOLDER",
+        help="Also write each annotator's labels to FOLDER/<annotator>.jsonl (replaced), for `labels agreement`.",
+    ),
     params: Path = PARAMS_OPTION,
 ) -> None:
     """Add the labels of a Label Studio JSON export to the gold file, with the checks of `labels check`.
@@ -271,22 +275,31 @@ def labels_import(
     and left out. Nothing is written when any record has a problem.
     """
     from pipeline.config import Schema, load_params
+    from pipeline.files import refuse_overwrite, write_jsonl
     from pipeline.labels import add_to_gold
-    from pipeline.labelstudio import gold_records
+    from pipeline.labelstudio import pass_file, read_annotations
     from pipeline.segmentation import SegmentationSettings, Segmenter
 
     settings = load_params(params)
     schema = Schema.load(settings["data"]["schema"])
-    records, disagreements, unlabeled = gold_records(export, schema)
+    imported = read_annotations(export, schema)
+    if passes:
+        for annotator in imported.passes:
+            refuse_overwrite(passes / pass_file(annotator), [export, gold, corpus, params])
     sentences = Segmenter(SegmentationSettings.from_params(settings)).segment_folder(corpus)
-    merged = add_to_gold(gold, records, sentences, schema, replace)
+    merged = add_to_gold(gold, imported.records, sentences, schema, replace)
     print(f"{gold}: {merged.added} added, {merged.replaced} replaced, {merged.unchanged} unchanged"
-          f" ({unlabeled} task(s) without annotation); {merged.unlabeled} corpus sentence(s) still unlabeled")
-    for disagreement in disagreements:
+          f" ({imported.unlabeled} task(s) without annotation); {merged.unlabeled} corpus sentence(s) still unlabeled")
+    for disagreement in imported.disagreements:
         print(f"left out: {disagreement}")
-    if disagreements:
-        print(f"{len(disagreements)} task(s) left out: mark one annotation as ground truth in Label Studio"
+    if imported.disagreements:
+        print(f"{len(imported.disagreements)} task(s) left out: mark one annotation as ground truth in Label Studio"
               " (or agree on the labels), export again and import")
+    if passes:
+        passes.mkdir(parents=True, exist_ok=True)
+        for annotator, records in imported.passes.items():
+            write_jsonl(records, passes / pass_file(annotator))
+            print(f"{passes / pass_file(annotator)}: the {len(records)} annotation(s) of {annotator}")
 
 
 MODEL_OPTION = typer.Option(

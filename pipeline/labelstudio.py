@@ -10,14 +10,15 @@ and the JSON export is a list of tasks, each with its `annotations` (`result`, `
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ElementTree
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pipeline.config import Schema
 from pipeline.errors import InputError
-from pipeline.labels import CONTEXT_FIELDS, SUGGESTION_MARK
+from pipeline.labels import CONTEXT_FIELDS, SUGGESTION_MARK, label_problems
 
 TASKS_FILE = "tasks.json"
 CONFIG_FILE = "config.xml"
@@ -58,7 +59,7 @@ def label_studio_tasks(records: list[dict[str, Any]], tasks: list[str], model_ve
     are any, become one prediction scored by its least confident dimension."""
     converted = []
     for record in records:
-        task = {"data": {field: record[field] for field in DATA_FIELDS}}
+        task = {"data": {name: record[name] for name in DATA_FIELDS}}
         if SUGGESTION_MARK in record:
             task["predictions"] = [{"model_version": model_version, "score": min(record[SUGGESTION_MARK].values()),
                                     "result": [choice(name, record[name]) for name in tasks]}]
@@ -85,6 +86,7 @@ def read_export(path: Path) -> list[dict[str, Any]]:
 class Annotation:
     """One annotator's labels for one task."""
 
+    id: Any
     annotator: str
     labels: dict[str, str]
     note: str
@@ -120,8 +122,8 @@ def annotations(task: dict[str, Any], where: str, schema: Schema) -> list[Annota
         missing = [name for name in schema.tasks if name not in labels]
         if missing:
             raise InputError(f"{here}: no choice for {', '.join(missing)}")
-        found.append(Annotation(annotator_of(annotation.get("completed_by")), labels, "\n".join(notes),
-                                bool(annotation.get("ground_truth"))))
+        found.append(Annotation(annotation.get("id"), annotator_of(annotation.get("completed_by")), labels,
+                                "\n".join(notes), bool(annotation.get("ground_truth"))))
     return found
 
 
@@ -142,24 +144,46 @@ class Disagreement:
         return f"{self.where} (sentence {self.sentence}): annotators disagree on {differ}"
 
 
-def gold_records(path: Path, schema: Schema) -> tuple[list[tuple[str, dict]], list[Disagreement], int]:
-    """From an export: (where, gold record) for each task its annotators agree on (or that has a
-    ground-truth annotation), the tasks they disagree on, and the number of tasks without an
-    annotation (skipped, cancelled or not done)."""
-    records, disagreements, unlabeled = [], [], 0
+@dataclass
+class Imported:
+    """What a Label Studio export holds for the gold file and per annotator."""
+
+    records: list[tuple[str, dict]] = field(default_factory=list)  # (where, gold record)
+    disagreements: list[Disagreement] = field(default_factory=list)
+    unlabeled: int = 0  # tasks without an annotation: skipped, cancelled or not done
+    passes: dict[str, list[dict]] = field(default_factory=dict)  # annotator: their records
+
+
+def read_annotations(path: Path, schema: Schema) -> Imported:
+    """An export's gold records: one for each task its annotators agree on (or that has a
+    ground-truth annotation); the tasks they disagree on; and each annotator's labels as a pass.
+    Every label outside the schema or breaking its rules is raised, one a line."""
+    imported, problems = Imported(), []
     for task in read_export(path):
         where = f"{path}: task {task.get('id')}"
         data = task.get("data")
         if not isinstance(data, dict):
             raise InputError(f"{where}: no 'data' object")
         found = annotations(task, where, schema)
+        for annotation in found:
+            problems += [f"{where}, annotation {annotation.id}: {problem}"
+                         for problem in label_problems(annotation.labels, schema)]
+            imported.passes.setdefault(annotation.annotator, []).append(
+                {"id": data.get("id"), **annotation.labels, NOTE: annotation.note})
         chosen = [annotation for annotation in found if annotation.ground_truth] or found
         if not chosen:
-            unlabeled += 1
+            imported.unlabeled += 1
         elif len({tuple(annotation.labels[name] for name in schema.tasks) for annotation in chosen}) > 1:
-            disagreements.append(Disagreement(where, str(data.get("id")), chosen))
+            imported.disagreements.append(Disagreement(where, str(data.get("id")), chosen))
         else:
             notes = "\n".join(dict.fromkeys(annotation.note for annotation in chosen if annotation.note))
-            record = {field: data[field] for field in ("id", "doc", "text") if field in data}
-            records.append((where, {**record, **chosen[0].labels, **({NOTE: notes} if notes else {})}))
-    return records, disagreements, unlabeled
+            record = {name: data[name] for name in ("id", "doc", "text") if name in data}
+            imported.records.append((where, {**record, **chosen[0].labels, **({NOTE: notes} if notes else {})}))
+    if problems:
+        raise InputError("\n".join(problems))
+    return imported
+
+
+def pass_file(annotator: str) -> str:
+    """The file name of an annotator's pass."""
+    return re.sub(r"[^\w@.-]+", "_", annotator) + ".jsonl"

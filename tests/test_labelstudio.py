@@ -126,7 +126,7 @@ def label_studio_export(tasks: list[dict], path: Path) -> Path:
         first = 10 * number
         annotations = [
             [annotation(first, right, 1, note="a hard case")],
-            [annotation(first, right, 1), annotation(first + 1, right, {"id": 2, "email": "b@example.org"})],
+            [annotation(first, right, 1), annotation(first + 1, right, {"id": 3, "email": "c@example.org"})],
             [annotation(first, other_labels(right), 1), annotation(first + 1, right, 2, ground_truth=True)],
             [annotation(first, right, 1), {**annotation(first + 1, right, 2), "result": [], "was_cancelled": True}],
             [{**annotation(first, right, 1), "result": [], "was_cancelled": True}],
@@ -146,7 +146,7 @@ def test_round_trip_through_a_label_studio_export(tmp_path, partial_gold) -> Non
     exported = label_studio_export(tasks, tmp_path / "project-3-at-2026-01-05.json")
     before = partial_gold.read_bytes()
 
-    result = import_(exported, partial_gold)
+    result = import_(exported, partial_gold, "--passes", tmp_path / "passes")
     assert result.exit_code == 0, result.output
     assert f"{partial_gold}: 4 added, 0 replaced, 0 unchanged (1 task(s) without annotation)" in result.stdout
     skipped, disagreed = HELD[4]["id"], HELD[5]["id"]
@@ -165,6 +165,15 @@ def test_round_trip_through_a_label_studio_export(tmp_path, partial_gold) -> Non
 
     again = import_(exported, partial_gold)
     assert again.exit_code == 0 and "0 added, 0 replaced, 4 unchanged" in again.stdout
+
+    # one pass per annotator, as `labels agreement` reads them: 1 and 2 both labeled tasks 3 and 6
+    assert sorted(p.name for p in (tmp_path / "passes").iterdir()) == ["1.jsonl", "2.jsonl", "c@example.org.jsonl"]
+    assert [r["id"] for r in read_jsonl(tmp_path / "passes/1.jsonl")] == [r["id"] for r in HELD[:4] + HELD[5:]]
+    compared = stance("labels", "agreement", tmp_path / "passes/1.jsonl", tmp_path / "passes/2.jsonl", "--json",
+                      tmp_path / "agreement.json", "--texts", partial_gold, "--params", REPO / "configs/params.yaml")
+    assert compared.exit_code == 0, compared.output
+    listed = json.loads((tmp_path / "agreement.json").read_text(encoding="utf-8"))["disagreements"]
+    assert [(row["id"], list(row["labels"])) for row in listed] == [(HELD[2]["id"], ["claim"]), (disagreed, ["claim"])]
 
 
 def export_with(tmp_path: Path, change) -> Path:
@@ -185,12 +194,12 @@ def choice_of(tasks: list[dict], number: int, task: str) -> dict:
 
 BAD_EXPORTS = {
     "unknown label": (lambda tasks: choice_of(tasks, 2, "stance").update(choices=["pro"]),
-                      ["task 2:", "stance='pro' is not one of"]),
+                      ["task 2, annotation 20:", "stance='pro' is not one of"]),
     "unknown sentence": (lambda tasks: tasks[2]["data"].update(id="0123456789abcdef"),
                          ["task 3:", "id 0123456789abcdef is no sentence of the corpus"]),
     "broken rule": (lambda tasks: (choice_of(tasks, 1, "bloc").update(choices=["none"]),
                                    choice_of(tasks, 1, "stance").update(choices=["favor"])),
-                    ["task 1:", "bloc=none requires stance in ['none']"]),
+                    ["task 1, annotation 10:", "bloc=none requires stance in ['none']"]),
     "unknown field": (lambda tasks: tasks[3]["annotations"][0]["result"][0].update(from_name="sentiment"),
                       ["task 4, annotation 40:", "unknown field 'sentiment'"]),
     "two choices": (lambda tasks: choice_of(tasks, 5, "claim").update(choices=["fact", "other"]),
