@@ -286,6 +286,7 @@ def labels_import(
     if passes:
         for annotator in imported.passes:
             refuse_overwrite(passes / pass_file(annotator), [export, gold, corpus, params])
+        passes.mkdir(parents=True, exist_ok=True)
     sentences = Segmenter(SegmentationSettings.from_params(settings)).segment_folder(corpus)
     merged = add_to_gold(gold, imported.records, sentences, schema, replace)
     print(f"{gold}: {merged.added} added, {merged.replaced} replaced, {merged.unchanged} unchanged"
@@ -296,7 +297,6 @@ def labels_import(
         print(f"{len(imported.disagreements)} task(s) left out: mark one annotation as ground truth in Label Studio"
               " (or agree on the labels), export again and import")
     if passes:
-        passes.mkdir(parents=True, exist_ok=True)
         for annotator, records in imported.passes.items():
             write_jsonl(records, passes / pass_file(annotator))
             print(f"{passes / pass_file(annotator)}: the {len(records)} annotation(s) of {annotator}")

@@ -54,7 +54,7 @@ def choice(task: str, label: str) -> dict[str, Any]:
     return {"from_name": task, "to_name": SENTENCE, "type": "choices", "value": {"choices": [label]}}
 
 
-def label_studio_tasks(records: list[dict[str, Any]], tasks: list[str], model_version: str | None) -> list[dict]:
+def label_studio_tasks(records: list[dict[str, Any]], dimensions: list[str], model_version: str | None) -> list[dict]:
     """Queue records (`pipeline.todo`) as Label Studio tasks; the models' suggestions, when there
     are any, become one prediction scored by its least confident dimension."""
     converted = []
@@ -62,7 +62,7 @@ def label_studio_tasks(records: list[dict[str, Any]], tasks: list[str], model_ve
         task = {"data": {name: record[name] for name in DATA_FIELDS}}
         if SUGGESTION_MARK in record:
             task["predictions"] = [{"model_version": model_version, "score": min(record[SUGGESTION_MARK].values()),
-                                    "result": [choice(name, record[name]) for name in tasks]}]
+                                    "result": [choice(name, record[name]) for name in dimensions]}]
         converted.append(task)
     return converted
 
