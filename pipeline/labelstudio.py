@@ -100,23 +100,34 @@ def annotator_of(completed_by: Any) -> str:
     return str(completed_by)
 
 
+def objects(value: Any, where: str) -> list[dict[str, Any]]:
+    """A list of JSON objects (none when missing); `where` names it when it is something else."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise InputError(f"{where}: expected a list of objects")
+    return value
+
+
 def annotations(task: dict[str, Any], where: str, schema: Schema) -> list[Annotation]:
     """The annotations of a task that were not cancelled (skipped), each with every dimension."""
     found = []
-    for annotation in task.get("annotations") or []:
+    for annotation in objects(task.get("annotations"), f"{where}: annotations"):
         if annotation.get("was_cancelled"):
             continue
         here = f"{where}, annotation {annotation.get('id')}"
         labels, notes = {}, []
-        for item in annotation.get("result") or []:
-            name, value = item.get("from_name"), item.get("value") or {}
+        for item in objects(annotation.get("result"), f"{here}: result"):
+            name, value = item.get("from_name"), item.get("value")
+            value = value if isinstance(value, dict) else {}
             if name in schema.tasks:
                 chosen = value.get("choices")
-                if not isinstance(chosen, list) or len(chosen) != 1:
+                if not isinstance(chosen, list) or len(chosen) != 1 or not isinstance(chosen[0], str):
                     raise InputError(f"{here}: {name} needs exactly one choice, got {chosen!r}")
                 labels[name] = chosen[0]
             elif name == NOTE:
-                notes += [str(text) for text in value.get("text") or []]
+                texts = value.get("text") or []
+                notes += [str(text) for text in (texts if isinstance(texts, list) else [texts])]
             else:
                 raise InputError(f"{here}: unknown field {name!r} (the labeling config has {[*schema.tasks, NOTE]})")
         missing = [name for name in schema.tasks if name not in labels]

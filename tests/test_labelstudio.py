@@ -206,6 +206,10 @@ BAD_EXPORTS = {
                     ["task 5, annotation 50:", "claim needs exactly one choice"]),
     "missing choice": (lambda tasks: tasks[5]["annotations"][0]["result"].pop(),
                        ["task 6, annotation 60:", "no choice for claim"]),
+    "not an annotation": (lambda tasks: tasks[1].update(annotations=["done"]),
+                          ["task 2: annotations: expected a list of objects"]),
+    "not a label": (lambda tasks: choice_of(tasks, 3, "bloc").update(choices=[{"west": True}]),
+                    ["task 3, annotation 30:", "bloc needs exactly one choice"]),
 }
 
 
