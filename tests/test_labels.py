@@ -8,9 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from conftest import REPO, tool_env
 from pipeline.agreement import agreement
+from pipeline.cli import app
 from pipeline.config import Schema
 from pipeline.dataset import build_dataset, load_dataset_file
 from pipeline.files import read_jsonl
@@ -18,6 +20,7 @@ from pipeline.labels import check_labels
 
 SCHEMA = Schema.load(REPO / "configs/schema.yaml")
 GOLD = read_jsonl(REPO / "labels/gold.jsonl")
+PARAMS = str(REPO / "configs/params.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -141,10 +144,10 @@ def test_kappa_on_a_hand_made_example() -> None:
 
 def test_agreement_lists_the_disagreements_of_the_project_passes(tmp_path) -> None:
     passes = [REPO / "labels/passes/pass_a.jsonl", REPO / "labels/passes/pass_b.jsonl"]
-    result = subprocess.run([str(Path(sys.executable).parent / "stance"), "labels", "agreement", *map(str, passes),
-                             "--json", str(tmp_path / "agreement.json")],
-                            cwd=REPO, env={**tool_env(), "COLUMNS": "200"}, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["labels", "agreement", *map(str, passes), "--json",
+                                                            str(tmp_path / "agreement.json"), "--texts",
+                                                            str(REPO / "labels/gold.jsonl"), "--params", PARAMS])
+    assert result.exit_code == 0, result.output
     written = json.loads((tmp_path / "agreement.json").read_text(encoding="utf-8"))
     first, second = ({r["id"]: r for r in read_jsonl(path)} for path in passes)
     differing = [i for i in first if any(first[i][task] != second[i][task] for task in SCHEMA.tasks)]
@@ -194,12 +197,10 @@ def test_todo_command_writes_the_queue_for_a_new_document(tmp_path, trained_mode
 def test_todo_records_carry_position_and_context(tmp_path) -> None:
     held = 6  # the last sentences of the last document
     gold = write(tmp_path / "gold.jsonl", GOLD[:-held])
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "stance"), "labels", "todo", "-o", str(tmp_path / "todo.jsonl"),
-         "--gold", str(gold), "--model", str(tmp_path / "no-models"), "--context", "1"],
-        cwd=REPO, env=tool_env(), capture_output=True, text=True,
-    )
-    assert result.returncode == 0, result.stderr
+    result = CliRunner().invoke(app, ["labels", "todo", "-o", str(tmp_path / "todo.jsonl"), "--gold", str(gold),
+                                      "--model", str(tmp_path / "no-models"), "--context", "1", "--corpus",
+                                      str(REPO / "seeds"), "--params", PARAMS])
+    assert result.exit_code == 0, result.output
     queue = read_jsonl(tmp_path / "todo.jsonl")
     assert [r["id"] for r in queue] == [r["id"] for r in GOLD[-held:]]  # the gold file is in corpus order
     for record, position in zip(queue, range(len(GOLD) - held, len(GOLD))):
