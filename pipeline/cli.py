@@ -37,7 +37,8 @@ def one_line_errors(command: Command) -> Command:
         try:
             return command(*args, **kwargs)
         except InputError as error:
-            print(f"error: {error}", file=sys.stderr)
+            for line in str(error).splitlines():  # several problems: one line each
+                print(f"error: {line}", file=sys.stderr)
             raise typer.Exit(2) from None
         except OSError as error:
             where = f"{error.filename}: " if error.filename else ""
@@ -71,7 +72,7 @@ def stop_on_terminate() -> None:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
-PARAMS_OPTION = typer.Option(Path("configs/params.yaml"), "--params", help="Stage parameters (YAML).")
+PARAMS_OPTION = typer.Option(Path("configs/params.yaml"), "--params", metavar="FILE", help="Stage parameters (YAML).")
 
 
 @labels_app.command("check")
@@ -113,67 +114,192 @@ def labels_check(
 @labels_app.command("agreement")
 @one_line_errors
 def labels_agreement(
-    first: Path = typer.Argument(..., help="First annotation pass (JSONL)."),
-    second: Path = typer.Argument(..., help="Second annotation pass (JSONL)."),
-    json_out: Path = typer.Option(None, "--json", help="Also write the figures to this JSON file."),
+    first: Path = typer.Argument(..., metavar="FIRST", help="First annotation pass (JSONL)."),
+    second: Path = typer.Argument(..., metavar="SECOND", help="Second annotation pass (JSONL)."),
+    json_out: Path = typer.Option(
+        None, "--json", metavar="FILE", help="Also write the figures and the disagreements to this JSON file."
+    ),
+    texts: Path = typer.Option(
+        Path("labels/gold.jsonl"), "--texts", metavar="FILE",
+        help="JSONL with the id and text of sentences, to show the text of passes without one (when it exists).",
+    ),
     params: Path = PARAMS_OPTION,
 ) -> None:
-    """Cohen's kappa and raw agreement between two annotation passes, per dimension."""
+    """Cohen's kappa and raw agreement between two annotation passes, per dimension, then every
+    sentence the passes label differently, with both labels and notes."""
     from rich.console import Console
     from rich.table import Table
 
-    from pipeline.agreement import agreement
+    from pipeline.agreement import agreement, disagreements
     from pipeline.config import Schema, load_params
     from pipeline.files import read_jsonl, refuse_overwrite, write_json
 
     if json_out:
         refuse_overwrite(json_out, [first, second])
-    schema = Schema.load(load_params(params)["data"]["schema"])
+    tasks = list(Schema.load(load_params(params)["data"]["schema"]).tasks)
     passes = [read_jsonl(path) for path in (first, second)]
-    figures = agreement(*passes, tasks=list(schema.tasks))
+    figures = agreement(*passes, tasks=tasks)
+    known = {record.get("id"): record.get("text", "") for record in read_jsonl(texts)} if texts.is_file() else {}
+    differ = disagreements(*passes, tasks=tasks, texts=known)
     table = Table("dimension", "sentences", "raw agreement", "Cohen's kappa")
     for task, row in figures.items():
         table.add_row(task, str(row["n"]), f"{row['raw_agreement']:.3f}", f"{row['cohen_kappa']:.3f}")
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    listed = Table("id", "text", f"labels: {first.name} / {second.name}", "notes",
+                   title=f"{len(differ)} disagreement(s)")
+    for row in differ:
+        labels = "\n".join(f"{task}: {a} / {b}" for task, (a, b) in row["labels"].items())
+        notes = "\n".join(f"{path.name}: {note}" for path, note in zip((first, second), row["notes"]) if note)
+        listed.add_row(row["id"], row["text"], labels, notes)
+    console.print(listed)
     if json_out:
-        write_json(figures, json_out)
+        write_json({**figures, "disagreements": differ}, json_out)
 
 
-@labels_app.command("todo")
-@one_line_errors
-def labels_todo(
-    output: Path = typer.Option(Path("labels/todo.jsonl"), "--output", "-o", help="File to write the queue to (JSONL)."),
-    gold: Path = typer.Option(Path("labels/gold.jsonl"), "--gold", help="Gold label file (JSONL)."),
-    corpus: Path = typer.Option(Path("seeds"), "--corpus", help="Folder of the corpus documents (.txt)."),
-    model: Path = typer.Option(
-        Path("models"), "--model", help="Models folder for suggestions; without trained models the queue has none."
-    ),
-    params: Path = PARAMS_OPTION,
-) -> None:
-    """Write the corpus sentences that have no gold label yet, ready to fill in.
+GOLD_OPTION = typer.Option(Path("labels/gold.jsonl"), "--gold", metavar="FILE", help="Gold label file (JSONL).")
+CORPUS_OPTION = typer.Option(Path("seeds"), "--corpus", metavar="FOLDER", help="Folder of the corpus documents (.txt).")
+SUGGESTIONS_OPTION = typer.Option(
+    Path("models"), "--model", metavar="FOLDER",
+    help="Models folder for suggestions; without trained models the queue has none.",
+)
+CONTEXT_OPTION = typer.Option(
+    2, "--context", min=0, metavar="N", help="Sentences of the same document shown before and after each one."
+)
 
-    With trained models the least confident sentences come first, pre-filled with the models'
-    labels and marked "suggested"; review them, delete the mark and append to the gold file.
-    """
+
+def labeling_queue(gold: Path, corpus: Path, model: Path, params: Path, context: int):
+    """The label schema, the corpus sentences without a gold label (`pipeline.todo`) and the models
+    that suggested their labels (None without trained models)."""
     from pipeline.config import Schema, load_params
-    from pipeline.files import read_jsonl, refuse_overwrite, write_jsonl
+    from pipeline.files import read_jsonl
     from pipeline.models import load_models
     from pipeline.segmentation import SegmentationSettings, Segmenter
     from pipeline.todo import todo_records
 
-    refuse_overwrite(output, [gold, corpus, model, params])
     settings = load_params(params)
     schema = Schema.load(settings["data"]["schema"])
     sentences = Segmenter(SegmentationSettings.from_params(settings)).segment_folder(corpus)
     labeled = {record.get("id") for record in read_jsonl(gold)} if gold.is_file() else set()
     models = load_models([str(model)], schema.tasks) if model.is_dir() and any(model.glob("*/MLmodel")) else None
-    records = todo_records(sentences, labeled, list(schema.tasks), models)
+    return schema, todo_records(sentences, labeled, list(schema.tasks), models, context), models
+
+
+def suggestions(models: dict | None) -> str:
+    """Where the queue's labels come from, for the summary line."""
+    return "with model suggestions" if models else "without suggestions (no trained models)"
+
+
+@labels_app.command("todo")
+@one_line_errors
+def labels_todo(
+    output: Path = typer.Option(
+        Path("labels/todo.jsonl"), "--output", "-o", metavar="FILE", help="File to write the queue to (JSONL)."
+    ),
+    gold: Path = GOLD_OPTION,
+    corpus: Path = CORPUS_OPTION,
+    model: Path = SUGGESTIONS_OPTION,
+    context: int = CONTEXT_OPTION,
+    params: Path = PARAMS_OPTION,
+) -> None:
+    """Write the corpus sentences that have no gold label yet, ready to fill in.
+
+    Each record has the sentence's document, its position (index) and the sentences before and
+    after it. With trained models the least confident sentences come first, pre-filled with the
+    models' labels and marked "suggested"; review them, delete the mark and the context (before,
+    after) and append to the gold file.
+    """
+    from pipeline.files import refuse_overwrite, write_jsonl
+
+    refuse_overwrite(output, [gold, corpus, model, params])
+    _, records, models = labeling_queue(gold, corpus, model, params, context)
     try:
         write_jsonl(records, output)
     except FileNotFoundError as missing:
         raise InputError(str(missing)) from None
-    source = "with model suggestions" if models else "without suggestions (no trained models)"
-    print(f"{output}: {len(records)} sentences to label, {source}")
+    print(f"{output}: {len(records)} sentences to label, {suggestions(models)}")
+
+
+@labels_app.command("export")
+@one_line_errors
+def labels_export(
+    output: Path = typer.Option(
+        Path("labels/labelstudio"), "--output", "-o", metavar="FOLDER",
+        help="Folder to write tasks.json and config.xml to; an existing one may hold nothing else.",
+    ),
+    gold: Path = GOLD_OPTION,
+    corpus: Path = CORPUS_OPTION,
+    model: Path = SUGGESTIONS_OPTION,
+    context: int = CONTEXT_OPTION,
+    params: Path = PARAMS_OPTION,
+) -> None:
+    """Write the labeling queue for Label Studio: tasks.json (each sentence with its document,
+    position and context, and the models' labels as pre-annotations) and config.xml (the
+    labeling interface for the three dimensions)."""
+    from pipeline.files import atomic_folder, refuse_overwrite, write_json
+    from pipeline.labelstudio import CONFIG_FILE, TASKS_FILE, label_studio_tasks, labeling_config
+
+    refuse_overwrite(output, [gold, corpus, model, params])
+    if output.exists() and (not output.is_dir() or {p.name for p in output.iterdir()} - {TASKS_FILE, CONFIG_FILE}):
+        raise InputError(f"{output}: exists and holds other files than {TASKS_FILE} and {CONFIG_FILE};"
+                         " name a new folder")
+    schema, records, models = labeling_queue(gold, corpus, model, params, context)
+    version = ", ".join(f"{task}: {m.source}" for task, m in models.items()) if models else None
+    with atomic_folder(output) as staging:
+        (staging / CONFIG_FILE).write_text(labeling_config(schema), encoding="utf-8")
+        write_json(label_studio_tasks(records, list(schema.tasks), version), staging / TASKS_FILE)
+    print(f"{output / TASKS_FILE}: {len(records)} sentences to label, {suggestions(models)}")
+    print(f"In Label Studio: create a project, paste {output / CONFIG_FILE} under Settings > Labeling Interface >"
+          f" Code, import {output / TASKS_FILE}; when done, Export > JSON and run `stance labels import FILE`.")
+
+
+@labels_app.command("import")
+@one_line_errors
+def labels_import(
+    export: Path = typer.Argument(..., metavar="EXPORT", help="Label Studio's JSON export of the project."),
+    gold: Path = GOLD_OPTION,
+    corpus: Path = CORPUS_OPTION,
+    replace: bool = typer.Option(
+        False, "--replace", help="Take the imported labels where the gold file labels a sentence otherwise."
+    ),
+    passes: Path = typer.Option(
+        None, "--passes", metavar="FOLDER",
+        help="Also write each annotator's labels to FOLDER/<annotator>.jsonl (replaced), for `labels agreement`.",
+    ),
+    params: Path = PARAMS_OPTION,
+) -> None:
+    """Add the labels of a Label Studio JSON export to the gold file, with the checks of `labels check`.
+
+    Cancelled (skipped) annotations are ignored. A task gets one gold record when its annotators
+    agree, or from the annotation marked ground truth; tasks whose annotators disagree are listed
+    and left out. Nothing is written when any record has a problem.
+    """
+    from pipeline.config import Schema, load_params
+    from pipeline.files import refuse_overwrite, write_jsonl
+    from pipeline.labels import add_to_gold
+    from pipeline.labelstudio import pass_file, read_annotations
+    from pipeline.segmentation import SegmentationSettings, Segmenter
+
+    settings = load_params(params)
+    schema = Schema.load(settings["data"]["schema"])
+    imported = read_annotations(export, schema)
+    if passes:
+        for annotator in imported.passes:
+            refuse_overwrite(passes / pass_file(annotator), [export, gold, corpus, params])
+        passes.mkdir(parents=True, exist_ok=True)
+    sentences = Segmenter(SegmentationSettings.from_params(settings)).segment_folder(corpus)
+    merged = add_to_gold(gold, imported.records, sentences, schema, replace)
+    print(f"{gold}: {merged.added} added, {merged.replaced} replaced, {merged.unchanged} unchanged"
+          f" ({imported.unlabeled} task(s) without annotation); {merged.unlabeled} corpus sentence(s) still unlabeled")
+    for disagreement in imported.disagreements:
+        print(f"left out: {disagreement}")
+    if imported.disagreements:
+        print(f"{len(imported.disagreements)} task(s) left out: mark one annotation as ground truth in Label Studio"
+              " (or agree on the labels), export again and import")
+    if passes:
+        for annotator, records in imported.passes.items():
+            write_jsonl(records, passes / pass_file(annotator))
+            print(f"{passes / pass_file(annotator)}: the {len(records)} annotation(s) of {annotator}")
 
 
 MODEL_OPTION = typer.Option(

@@ -3,6 +3,7 @@ label schema."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -10,10 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.config import Columns, Schema
-from pipeline.files import json_object
+from pipeline.errors import InputError
+from pipeline.files import atomic_path, json_object
 
 REQUIRED_FIELDS = ("id", "doc", "text")
 SUGGESTION_MARK = "suggested"
+CONTEXT_FIELDS = ("before", "after")  # the sentences around a queued one: shown to label it, never kept
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,8 @@ def record_problems(record: dict[str, Any], corpus: dict[str, dict[str, Any]], s
     messages = label_problems(record, schema)
     if SUGGESTION_MARK in record:
         messages.append(f"still marked '{SUGGESTION_MARK}': review the model's suggestion, then remove the mark")
+    if any(field in record for field in CONTEXT_FIELDS):
+        messages.append(f"still has the queue's context ({', '.join(CONTEXT_FIELDS)}): remove it, the corpus keeps it")
     sentence = corpus.get(record["id"])
     if sentence is None:
         messages.append(f"id {record['id']} is no sentence of the corpus (was its document edited or removed?)")
@@ -148,3 +153,60 @@ def read_label_file(path: Path) -> list[dict[str, Any]]:
     if problems:
         raise ValueError(str(problems[0]))
     return [record for _, record in records]
+
+
+@dataclass(frozen=True)
+class Merged:
+    """What adding records to a gold file did."""
+
+    added: int
+    replaced: int
+    unchanged: int
+    unlabeled: int  # corpus sentences still without a label
+
+
+def add_to_gold(path: Path, additions: list[tuple[str, dict[str, Any]]], sentences: list[dict[str, Any]],
+                schema: Schema, replace: bool = False) -> Merged:
+    """Add (where, record) pairs to the gold file, which keeps its other lines as they are.
+
+    A record for a sentence the file already labels alike changes nothing; with other labels it is
+    refused unless `replace`. The result must pass `check_labels` (sentences still without a label
+    aside), or the file is left unchanged and every problem is raised, one a line, each naming
+    where its record came from.
+    """
+    existing, problems = read_label_lines(path) if path.is_file() else ([], [])
+    if problems:
+        raise InputError(f"{problems[0]} (fix {path} first; `stance labels check` lists every problem)")
+    lines = path.read_text(encoding="utf-8").split("\n") if path.is_file() else []
+    if lines and not lines[-1]:
+        lines.pop()  # the end of the last line
+    origins = [f"{path}:{number}" for number in range(1, len(lines) + 1)]
+    at = {record["id"]: number - 1 for number, record in existing if isinstance(record.get("id"), str)}
+    added = replaced = unchanged = 0
+    for where, record in additions:
+        line = at.get(record.get("id"))
+        if line is not None:
+            old = json.loads(lines[line])
+            differ = [task for task in schema.tasks if old.get(task) != record.get(task)]
+            if not differ:
+                unchanged += 1
+                continue
+            if not replace:
+                raise InputError(f"{where}: sentence {record['id']} has other labels on {origins[line]} ("
+                                 + ", ".join(f"{task}={old.get(task)} there, {record.get(task)} here" for task in differ)
+                                 + "); pass --replace to take the imported ones")
+            lines[line], origins[line] = json.dumps(record, ensure_ascii=False), where
+            replaced += 1
+        else:
+            if isinstance(record.get("id"), str):
+                at[record["id"]] = len(lines)
+            lines.append(json.dumps(record, ensure_ascii=False))
+            origins.append(where)
+            added += 1
+    with atomic_path(path) as staged:
+        staged.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+        found = check_labels(staged, sentences, schema)
+        problems = [f"{origins[problem.line - 1]}: {problem.message}" for problem in found if problem.line]
+        if problems:
+            raise InputError("\n".join(problems))
+    return Merged(added, replaced, unchanged, sum(problem.line is None for problem in found))

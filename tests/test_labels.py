@@ -8,9 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from conftest import REPO, tool_env
 from pipeline.agreement import agreement
+from pipeline.cli import app
 from pipeline.config import Schema
 from pipeline.dataset import build_dataset, load_dataset_file
 from pipeline.files import read_jsonl
@@ -18,6 +20,7 @@ from pipeline.labels import check_labels
 
 SCHEMA = Schema.load(REPO / "configs/schema.yaml")
 GOLD = read_jsonl(REPO / "labels/gold.jsonl")
+PARAMS = str(REPO / "configs/params.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -139,6 +142,24 @@ def test_kappa_on_a_hand_made_example() -> None:
     assert result["cohen_kappa"] == pytest.approx(0.4)
 
 
+def test_agreement_lists_the_disagreements_of_the_project_passes(tmp_path) -> None:
+    passes = [REPO / "labels/passes/pass_a.jsonl", REPO / "labels/passes/pass_b.jsonl"]
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(app, ["labels", "agreement", *map(str, passes), "--json",
+                                                            str(tmp_path / "agreement.json"), "--texts",
+                                                            str(REPO / "labels/gold.jsonl"), "--params", PARAMS])
+    assert result.exit_code == 0, result.output
+    written = json.loads((tmp_path / "agreement.json").read_text(encoding="utf-8"))
+    first, second = ({r["id"]: r for r in read_jsonl(path)} for path in passes)
+    differing = [i for i in first if any(first[i][task] != second[i][task] for task in SCHEMA.tasks)]
+    assert [row["id"] for row in written["disagreements"]] == differing and f"{len(differing)} disagreement(s)" in result.stdout
+    texts = {r["id"]: r["text"] for r in GOLD}
+    for row in written["disagreements"]:
+        assert row["text"] == texts[row["id"]] and row["id"] in result.stdout
+        assert row["labels"] == {task: [first[row["id"]][task], second[row["id"]][task]] for task in SCHEMA.tasks
+                                 if first[row["id"]][task] != second[row["id"]][task]}
+    assert written["stance"]["n"] == len(first)
+
+
 def test_todo_queues_new_sentences_least_confident_first(tmp_path, trained_models) -> None:
     from pipeline.models import load_models
     from pipeline.segmentation import Segmenter
@@ -171,6 +192,24 @@ def test_todo_command_writes_the_queue_for_a_new_document(tmp_path, trained_mode
     (record,) = read_jsonl(output)
     assert record["doc"] == "005_new.txt" and record["text"].startswith("Moscow again demanded")
     assert set(record["suggested"]) == set(SCHEMA.tasks) and record["stance"] in SCHEMA.tasks["stance"]
+
+
+def test_todo_records_carry_position_and_context(tmp_path) -> None:
+    held = 6  # the last sentences of the last document
+    gold = write(tmp_path / "gold.jsonl", GOLD[:-held])
+    result = CliRunner().invoke(app, ["labels", "todo", "-o", str(tmp_path / "todo.jsonl"), "--gold", str(gold),
+                                      "--model", str(tmp_path / "no-models"), "--context", "1", "--corpus",
+                                      str(REPO / "seeds"), "--params", PARAMS])
+    assert result.exit_code == 0, result.output
+    queue = read_jsonl(tmp_path / "todo.jsonl")
+    assert [r["id"] for r in queue] == [r["id"] for r in GOLD[-held:]]  # the gold file is in corpus order
+    for record, position in zip(queue, range(len(GOLD) - held, len(GOLD))):
+        assert record["doc"] == GOLD[position]["doc"] and record["before"] == GOLD[position - 1]["text"]
+        assert record["after"] == (GOLD[position + 1]["text"] if position + 1 < len(GOLD) else "")
+    assert [r["index"] for r in queue] == list(range(queue[0]["index"], queue[0]["index"] + held))
+    labeled = [{**record, **{task: label[task] for task in SCHEMA.tasks}} for record, label in zip(queue, GOLD[-held:])]
+    found = messages(write(tmp_path / "appended.jsonl", [*GOLD[:-held], *labeled]), [])
+    assert sum("still has the queue's context (before, after)" in m for m in found) == held
 
 
 def gold_with_a_latin1_line(path: Path) -> Path:

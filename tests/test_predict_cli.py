@@ -686,7 +686,7 @@ def test_params_name_files_relative_to_the_params_file(trained_models, tmp_path,
     assert CandidateSettings.load(REPO / "configs/candidates.yaml").lexicons
 
 
-@pytest.mark.parametrize("command", ["evaluate --json", "labels todo -o", "labels agreement --json"])
+@pytest.mark.parametrize("command", ["evaluate --json", "labels todo -o", "labels export -o", "labels agreement --json"])
 def test_other_commands_never_write_over_their_input(trained_models, tmp_path, gold_table, command):
     """`stance labels todo -o labels/gold.jsonl` replaced the gold labels with the queue."""
     gold = tmp_path / "gold.jsonl"
@@ -695,6 +695,7 @@ def test_other_commands_never_write_over_their_input(trained_models, tmp_path, g
     args = {
         "evaluate --json": ["evaluate", gold, "--model", trained_models, "--json", gold],
         "labels todo -o": ["labels", "todo", "--gold", gold, "--model", trained_models, "-o", gold],
+        "labels export -o": ["labels", "export", "--gold", gold, "--model", trained_models, "-o", gold],
         "labels agreement --json": ["labels", "agreement", gold, gold, "--json", gold],
     }[command]
     assert_one_line_error(stance(*args), [f"{gold}: is the input {gold}; write the output elsewhere"])
