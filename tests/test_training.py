@@ -245,9 +245,9 @@ def test_without_groups_folds_are_stratified_and_per_target_models_win(per_targe
     assert "{'carbon tax': {'classifier__C'" in card
 
 
-def stance_in(folder: Path, *args: str) -> subprocess.CompletedProcess:
+def stance_in(folder: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
     """The real `stance` command run in `folder` (no configs/ there)."""
-    return subprocess.run([str(BIN / "stance"), *map(str, args)], cwd=folder, env=tool_env(), capture_output=True,
+    return subprocess.run([str(BIN / "stance"), *map(str, args)], cwd=folder, env=tool_env(**env), capture_output=True,
                           text=True)
 
 
@@ -269,6 +269,11 @@ def test_predict_and_evaluate_read_the_target_from_any_folder(per_target_tweets:
     assert {target: scores["n"] for target, scores in figures["by_target"].items()} == {"carbon tax": 2,
                                                                                         "nuclear power": 2}
     assert "carbon tax" in scored.stdout and "support" in scored.stdout
+    store = f"sqlite:///{per_target_tweets / 'mlflow.db'}"
+    registered = stance_in(tmp_path, "predict", "gold.csv", "--model", "models:/natostance-Stance@champion", "--prefix",
+                           "p_", "-o", "registered.csv", MLFLOW_TRACKING_URI=store)
+    assert registered.returncode == 0, registered.stderr
+    assert list(pd.read_csv(tmp_path / "registered.csv")["p_Stance"]) == ["FAVOR", "AGAINST", "FAVOR", "NONE"]
 
 
 @pytest.mark.parametrize("table, words", [
