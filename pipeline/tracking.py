@@ -118,11 +118,16 @@ def parent_run(stage: str, tags: dict[str, str], params: dict[str, Any]):
         yield run.info.run_id
 
 
-def training_data(table: pd.DataFrame, source: str, target: str, name: str = "natostance-labels"):
-    """Labeled data as an MLflow dataset, with `target` as its label column."""
+def training_data(table: pd.DataFrame, source: str, target: str, name: str):
+    """Labeled data as an MLflow dataset named `name`, read from the local file `source`, with
+    `target` as its label column."""
     import mlflow.data
+    from mlflow.data.dataset_source_registry import get_registered_sources
 
-    return mlflow.data.from_pandas(table, source=source, name=name, targets=target)
+    # MLflow registers two local sources (for "" and "file:" URIs) that both claim a path, and warns
+    # on every run that the path "can be interpreted in multiple ways": name the source directly.
+    local = next(kind for kind in get_registered_sources() if kind._get_source_type() == "local")
+    return mlflow.data.from_pandas(table, source=local(source), name=name, targets=target)
 
 
 def log_candidate(

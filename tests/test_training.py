@@ -155,6 +155,7 @@ def test_runs_and_champion_alias_are_on_the_server(trained_tweets: Path, mlflow_
         inputs = client.get_run(child.info.run_id).inputs.dataset_inputs
         contexts = {tag.value for entry in inputs for tag in entry.tags if tag.key == "mlflow.data.context"}
         assert contexts == {"training", "training-examples"} and child.data.tags["examples"] == "12"
+        assert {entry.dataset.name for entry in inputs} == {"tweets-labels", "tweets-written-examples"}
     champion = client.get_model_version_by_alias("tweets-Stance", "champion")
     winner = next(r for r in children if r.info.run_name == "Stance/logreg-words")
     assert champion.run_id == winner.info.run_id
@@ -223,8 +224,9 @@ def per_target_tweets(tmp_path_factory) -> Path:
     }
     (work / "params.yaml").write_text(yaml.safe_dump(params))
     store = {"MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}"}
-    run([sys.executable, "-m", "pipeline.stages.evaluate", "tweets.csv", "evaluation.json", "--params", "params.yaml",
-         "--metrics", "metrics.json", "--plots", "plots", "--errors", "errors"], work, **store)
+    evaluated = run([sys.executable, "-m", "pipeline.stages.evaluate", "tweets.csv", "evaluation.json", "--params",
+                     "params.yaml", "--metrics", "metrics.json", "--plots", "plots", "--errors", "errors"], work, **store)
+    (work / "evaluate.stderr").write_text(evaluated.stderr)
     run([sys.executable, "-m", "pipeline.stages.train", "tweets.csv", "evaluation.json", "models", "--params",
          "params.yaml"], work, **store)
     return work
@@ -240,6 +242,7 @@ def test_without_groups_folds_are_stratified_and_per_target_models_win(per_targe
     # A per-target majority says FAVOR, AGAINST or NONE by target, never one label for all.
     plot = pd.read_csv(per_target_tweets / "plots/confusion-Stance.csv")
     assert len(plot) == 160
+    assert "interpreted in multiple ways" not in (per_target_tweets / "evaluate.stderr").read_text()
     card = (per_target_tweets / "models/Stance/README.md").read_text()
     assert "`train-4fold`: stratified 4-fold cross-validation by target (`target`) and label." in card
     assert "{'carbon tax': {'classifier__C'" in card

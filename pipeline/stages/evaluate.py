@@ -305,11 +305,13 @@ def evaluate(dataset: Path, examples_path: Path | None, params: dict, outputs: a
     arriving = parallel(delayed(evaluate_candidate)(candidate, study)
                         for candidate in sorted(settings.candidates, key=lambda c: "embeddings" not in c.features))
     with tracking.parent_run("evaluate", tags, params) as parent_id:
-        inputs = {task: {"training": tracking.training_data(table, str(dataset), task)} for task in tasks}
+        corpus = tracking.experiment_name(params)
+        inputs = {task: {"training": tracking.training_data(table, str(dataset), task, f"{corpus}-labels")}
+                  for task in tasks}
         if len(examples):
             for task in tasks:
                 inputs[task]["training-examples"] = tracking.training_data(
-                    examples, str(examples_path), task, "natostance-written-examples")
+                    examples, str(examples_path), task, f"{corpus}-written-examples")
         for results in arriving:
             for task, result in results.items():
                 gold = study.gold(task, study.corpus_protocol)
