@@ -5,9 +5,11 @@ prefix of registered names are the `tracking` parameters)."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import sqlite3
 import subprocess
+import warnings
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +57,8 @@ def open_store(create: bool = True):
     try:
         check_sqlite(uri, create)
         import mlflow
+
+        logging.getLogger("mlflow").setLevel(logging.WARNING)  # its notes on creating tables and versions
 
         mlflow.set_tracking_uri(uri)
         mlflow.search_experiments(max_results=1)
@@ -127,7 +131,9 @@ def training_data(table: pd.DataFrame, source: str, target: str, name: str):
     # MLflow registers two local sources (for "" and "file:" URIs) that both claim a path, and warns
     # on every run that the path "can be interpreted in multiple ways": name the source directly.
     local = next(kind for kind in get_registered_sources() if kind._get_source_type() == "local")
-    return mlflow.data.from_pandas(table, source=local(source), name=name, targets=target)
+    with warnings.catch_warnings():  # a hint that integer columns cannot hold missing values: ours never do
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
+        return mlflow.data.from_pandas(table, source=local(source), name=name, targets=target)
 
 
 def log_candidate(
@@ -173,18 +179,39 @@ class Score:
         return None
 
 
-def register_champion(run_id: str, name: str, folder, score: Score, encoder=None, promote: bool = False) -> str:
+@dataclass
+class Entry:
+    """How a model reads in the registry: the registered model's description and tags (what it
+    predicts), and the version's (how this one was chosen and scored)."""
+
+    description: str
+    tags: dict[str, str]
+    version_description: str
+    version_tags: dict[str, str]
+
+
+def register_champion(run_id: str, name: str, folder, score: Score, encoder=None, promote: bool = False,
+                      entry: Entry | None = None) -> str:
     """Log a saved model folder (with the sentence `encoder` folder it runs, if any, as its
-    `encoder/`) into its candidate's run and register it as `name`, tagged with its `score`.
-    `champion` moves to it unless the current champion scored higher on the same labels
-    (`Score.keeps`), or always with `promote`; the decision is a tag of the version."""
+    `encoder/`) into its candidate's run and register it as `name`, described by `entry` and
+    tagged with its `score`. `champion` moves to it unless the current champion scored higher on
+    the same labels (`Score.keeps`), or always with `promote`; the decision is a tag of the version."""
     mlflow = open_store()
     with mlflow.start_run(run_id=run_id):
         mlflow.log_artifacts(str(folder), artifact_path="model")
         if encoder is not None:
             mlflow.log_artifacts(str(encoder), artifact_path="model/encoder")
     client = mlflow.MlflowClient()
-    version = mlflow.register_model(f"runs:/{run_id}/model", name, tags=score.tags()).version
+    entry = entry or Entry("", {}, "", {})
+    try:
+        client.update_registered_model(name, description=entry.description)
+    except mlflow.exceptions.MlflowException:  # not registered yet
+        client.create_registered_model(name, description=entry.description)
+    for key, value in entry.tags.items():
+        client.set_registered_model_tag(name, key, value)
+    version = client.create_model_version(name, source=f"runs:/{run_id}/model", run_id=run_id,
+                                          tags={**entry.version_tags, **score.tags()},
+                                          description=entry.version_description).version
     try:
         champion = client.get_model_version_by_alias(name, CHAMPION)
     except mlflow.exceptions.MlflowException:  # no champion yet

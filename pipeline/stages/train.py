@@ -81,8 +81,27 @@ def train_task(task: str, labels: list[str], entry: dict, candidate, target: Pat
     encoder = Path(settings.embeddings["encoder"]) if "embeddings" in candidate.features else None
     protocol = entry["chosen_by"]
     score = tracking.Score(entry["headline_metric"], protocol, entry[protocol]["headline"], entry["labels_hash"])
-    version = tracking.register_champion(entry["run_id"], registered, target, score, encoder, promote)
+    version = tracking.register_champion(entry["run_id"], registered, target, score, encoder, promote,
+                                         registry_entry(task, labels, entry, candidate.name, params))
     print(f"train: {task}: {candidate.name} {best_params} -> {target}, {version}")
+
+
+def registry_entry(task: str, labels: list[str], entry: dict, candidate: str, params: dict) -> tracking.Entry:
+    """How the task's model reads in the MLflow registry: what it predicts, and how this version
+    was chosen and scored under each protocol."""
+    title = (params.get("model_card") or {}).get("title", tracking.experiment_name(params))
+    metric, chosen_by = entry["headline_metric"], entry["chosen_by"]
+    figures = "; ".join(f"{protocol} {entry[protocol]['headline']:.3f} ({entry[protocol]['ci95'][0]:.3f}–"
+                        f"{entry[protocol]['ci95'][1]:.3f})" for protocol in entry["protocols"])
+    return tracking.Entry(
+        description=f"{title}: the {task} of a sentence, one of {', '.join(labels)}. Each version is the candidate"
+                    f" with the best {metric} on held-out {chosen_by} folds, refit on all labels; its model card"
+                    " (README.md among the artifacts) has the figures and limits.",
+        tags={"task": task, "headline_metric": metric, "corpus": tracking.experiment_name(params)},
+        version_description=f"{candidate}: {metric} {figures}; {entry['rows']} labeled rows,"
+                            f" labels {entry['labels_hash']}.",
+        version_tags={"task": task, "candidate": candidate},
+    )
 
 
 def main() -> None:
