@@ -5,6 +5,7 @@ prefix of registered names are the `tracking` parameters)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import sqlite3
@@ -225,6 +226,44 @@ def register_champion(run_id: str, name: str, folder, score: Score, encoder=None
     with mlflow.start_run(run_id=run_id):
         mlflow.set_tag("champion", "true")
     return f"models:/{name}/{version} @{CHAMPION}"
+
+
+EVALUATION_TAG = "evaluation_digest"
+
+
+def evaluation_digest(summary: dict) -> str:
+    """A digest of an evaluation summary's content, whatever its formatting."""
+    return hashlib.sha256(json.dumps(summary, sort_keys=True).encode()).hexdigest()
+
+
+def mark_evaluation(parent_id: str, summary: dict) -> None:
+    """Tag the parent run of an evaluation with the digest of the summary it wrote."""
+    import mlflow
+
+    mlflow.MlflowClient().set_tag(parent_id, EVALUATION_TAG, evaluation_digest(summary))
+
+
+def evaluation_run(summary: dict, where: str) -> str:
+    """The id of the newest parent run that wrote `summary` (read from the file `where`)."""
+    mlflow = open_store(create=False)
+    runs = mlflow.search_runs(search_all_experiments=True, output_format="list", max_results=1,
+                              filter_string=f"tags.{EVALUATION_TAG} = '{evaluation_digest(summary)}'",
+                              order_by=["attributes.start_time DESC"])
+    if not runs:
+        raise InputError(f"{where}: no MLflow run of this evaluation in {tracking_uri()} (a new or another store):"
+                         " run the evaluate stage again (`dvc repro --force evaluate`)")
+    return runs[0].info.run_id
+
+
+def candidate_run(parent_id: str, task: str, candidate: str) -> str:
+    """The id of the child run of `parent_id` that evaluated `candidate` for `task`."""
+    mlflow = open_store(create=False)
+    runs = mlflow.search_runs(search_all_experiments=True, output_format="list", max_results=1,
+                              filter_string=f"tags.`mlflow.parentRunId` = '{parent_id}'"
+                                            f" and attributes.run_name = '{task}/{candidate}'")
+    if not runs:
+        raise InputError(f"run {parent_id}: no child run {task}/{candidate}")
+    return runs[0].info.run_id
 
 
 def log_choice(parent_id: str, prefix: str, task: str, candidate: str, headlines: dict[str, float]) -> None:

@@ -38,7 +38,7 @@ def behaviour(models: Path, suite: Path, summary: Path, metrics: Path, cases: Pa
         tables.append(results.assign(model_set=model_set.name))
         logged.update({f"behaviour.{model_set.metric_prefix}{name}": entry["rate"]
                        for name, entry in rates[model_set.name].items()})
-    parent = json.loads(summary.read_text(encoding="utf-8"))["parent_run_id"]
+    parent = tracking.evaluation_run(json.loads(summary.read_text(encoding="utf-8")), str(summary))
     with mlflow.start_run(run_id=parent):
         mlflow.log_metrics(logged)
     # Only now, with everything computed and tracked: a failure before leaves the last outputs.

@@ -299,7 +299,6 @@ def evaluate(dataset: Path, examples_path: Path | None, params: dict, outputs: a
             "examples_hash": tracking.labels_hash(examples, "id", tasks), "examples": str(len(examples))}
     error_columns = ["id", columns.group, columns.target, columns.text]
     by_task: dict[str, dict[str, CandidateResult]] = {task: {} for task in tasks}
-    run_ids: dict[tuple[str, str], str] = {}
     # The workers start at once; each candidate's results are logged as they arrive, while other
     # candidates still compute. Embedding candidates go first: loading the model makes them the longest.
     arriving = parallel(delayed(evaluate_candidate)(candidate, study)
@@ -317,12 +316,11 @@ def evaluate(dataset: Path, examples_path: Path | None, params: dict, outputs: a
                 gold = study.gold(task, study.corpus_protocol)
                 errors = result.outcomes[study.corpus_protocol].evaluation.errors(table, gold, error_columns,
                                                                                   section["errors"])
-                run_ids[task, result.candidate.name] = log_candidate(parent_id, task, result, study, errors, tags,
-                                                                     inputs[task])
+                log_candidate(parent_id, task, result, study, errors, tags, inputs[task])
                 by_task[task][result.candidate.name] = result
     # In the order of configs/candidates.yaml, so that the first of the best wins a tie.
     ranked = {task: [results[c.name] for c in settings.candidates if c.name in results] for task, results in by_task.items()}
-    summary: dict = {"parent_run_id": parent_id, "sets": {}}
+    summary: dict = {"sets": {}}
     metrics: dict = {task: {} for task in tasks}
     plots: dict[str, pd.DataFrame] = {}
     errors: dict[str, pd.DataFrame] = {}
@@ -344,7 +342,6 @@ def evaluate(dataset: Path, examples_path: Path | None, params: dict, outputs: a
             summary["sets"][model_set.name][task] = {
                 **entry,
                 "candidates": {r.candidate.name: {p: round(r.headline(p), 4) for p in study.protocols} for r in admitted},
-                "run_id": run_ids[task, name],
                 "labels_hash": f"{tags['labels_hash']}+{tags['examples_hash']}",
                 "rows": len(table),
                 "written_examples": len(examples),
@@ -365,6 +362,9 @@ def evaluate(dataset: Path, examples_path: Path | None, params: dict, outputs: a
                 "candidates": {r.candidate.name: {p: round(r.headline(p), 4) for p in study.protocols} for r in ranked[task]},
                 **metrics[task],
             }
+    # The summary holds no run id (a DVC output must not change when nothing else does): `train`
+    # and `behaviour` find this parent run by the summary's digest.
+    tracking.mark_evaluation(parent_id, summary)
     # Only now, with everything computed and tracked: a failure before leaves the last outputs.
     write_folder(plots, outputs.plots)
     write_folder(errors, outputs.errors)

@@ -45,6 +45,7 @@ def train(dataset: Path, examples: Path | None, summary_path: Path, models: Path
     candidates = {candidate.name: candidate for candidate in settings.candidates}
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
     table, extra = load_training_tables(dataset, examples, schema, columns)
+    parent = tracking.evaluation_run(summary, str(summary_path))
     for model_set in settings.model_sets:
         folder = model_set.folder(models)
         folder.mkdir(parents=True, exist_ok=True)
@@ -53,6 +54,7 @@ def train(dataset: Path, examples: Path | None, summary_path: Path, models: Path
             place_encoder(Path(settings.embeddings["encoder"]), folder / ENCODER)
         for task, labels in schema.tasks.items():
             entry = summary["sets"][model_set.name][task]
+            entry = {**entry, "run_id": tracking.candidate_run(parent, task, entry["chosen"])}
             train_task(task, list(labels), entry, candidates[entry["chosen"]], folder / task,
                        model_set.registered_name(task, tracking.model_prefix(params)), table, extra, settings, columns,
                        params, promote)
