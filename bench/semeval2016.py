@@ -80,7 +80,7 @@ def main() -> None:
         run([stance, "predict", str(test), "--model", str(work / "models"), "--prefix", "predicted_", "--quiet",
              "-o", str(work / "predictions.csv")], env)
         run([stance, "evaluate", str(test), "--model", str(work / "models"), "--json", str(work / "scores.json")], env)
-        chosen = json.loads((work / "metrics.json").read_text())["stance"]
+        chosen = json.loads((work / "evaluation.json").read_text())["sets"]["default"]["stance"]
         predicted = pd.read_csv(work / "predictions.csv", keep_default_na=False)["predicted_stance"]
         scores = json.loads((work / "scores.json").read_text())["stance"]
     protocol = chosen["chosen_by"]

@@ -108,10 +108,15 @@ def trained_tweets(tmp_path_factory, mlflow_server) -> Path:
 
 
 def test_another_corpus_trains_from_configuration_alone(trained_tweets: Path) -> None:
-    metrics = json.loads((trained_tweets / "metrics.json").read_text())["Stance"]
+    metrics = json.loads((trained_tweets / "evaluation.json").read_text())["sets"]["default"]["Stance"]
     assert metrics["chosen"] == "logreg-words"
     assert metrics["headline_metric"] == "f_avg"
     by_account, written = metrics["by-account"], metrics["written"]
+    headlines = json.loads((trained_tweets / "metrics.json").read_text())["Stance"]  # what `dvc metrics show` shows
+    assert headlines["by-account"] == {"headline": by_account["headline"], "ci95_low": by_account["ci95"][0],
+                                       "ci95_high": by_account["ci95"][1]}
+    candidates = pd.read_csv(trained_tweets / "plots/candidates-Stance.csv")
+    assert list(candidates.columns) == ["candidate", "by-account", "written"] and len(candidates) == 2
     assert by_account["f_avg"] > 0.9 and set(metrics["candidates"]) == {"majority", "logreg-words"}
     assert by_account["ci95"][0] <= by_account["f_avg"] <= by_account["ci95"][1]
     # The held-out written passages are all FAVOR: learned from the other passages, F1(AGAINST) is 0.
@@ -238,7 +243,7 @@ def per_target_tweets(tmp_path_factory) -> Path:
 
 
 def test_without_groups_folds_are_stratified_and_per_target_models_win(per_target_tweets: Path) -> None:
-    metrics = json.loads((per_target_tweets / "metrics.json").read_text())["Stance"]
+    metrics = json.loads((per_target_tweets / "evaluation.json").read_text())["sets"]["default"]["Stance"]
     assert metrics["protocols"] == ["train-4fold"] and metrics["chosen"] == "svm-words-per-target"
     scores = metrics["candidates"]
     # Per target, the words decide; pooled, 'more' is FAVOR half the time and AGAINST otherwise.

@@ -14,8 +14,9 @@ choice, is the independent check on real articles. Without written examples, `se
 Hyper-parameters with several values are searched by an inner cross-validation inside each
 training fold, never on a test fold. The chosen stance and bloc models are scored on labels
 decoded jointly under the schema's rules (`pipeline.consistency`), as `stance predict` gives them.
-Writes the DVC metrics, confusion plot data and error tables, and one MLflow child run per task and
-candidate.
+Writes the evaluation summary (every figure, for `train` and for reading), the DVC metrics (the
+headline figures), plot data (confusion pairs, candidates' headlines) and error tables, and one
+MLflow child run per task and candidate.
 """
 
 from __future__ import annotations
@@ -243,6 +244,18 @@ def protocol_summary(evaluation: Evaluation, labels: list[str]) -> dict:
     }
 
 
+def headline_figures(entry: dict) -> dict:
+    """What the DVC metrics file keeps of a task's entry: the choice and, per protocol, the headline
+    with its 95% interval (the detail stays in the evaluation summary)."""
+    figures = {key: entry[key] for key in ("chosen", "headline_metric", "chosen_by")}
+    for protocol in entry["protocols"]:
+        summary = entry[protocol]
+        figures[protocol] = {"headline": summary["headline"], "ci95_low": summary["ci95"][0],
+                             "ci95_high": summary["ci95"][1],
+                             **{k: summary[k] for k in ("f_avg_at_seed_share",) if k in summary}}
+    return figures
+
+
 def confusion_figure(gold, predicted, labels: list[str], title: str):
     import matplotlib
 
@@ -352,16 +365,15 @@ def evaluate(dataset: Path, examples_path: Path | None, params: dict, outputs: a
             tracking.log_choice(parent_id, model_set.metric_prefix, task, name,
                                 {protocol: entry[protocol]["headline"] for protocol in study.protocols})
             if model_set.name != DEFAULT_SET:
-                metrics[task][model_set.name] = entry
+                metrics[task][model_set.name] = headline_figures(entry)
                 continue
             gold, corpus = study.gold(task, study.corpus_protocol), consistent[task][study.corpus_protocol]
             plots[f"confusion-{task}.csv"] = corpus.confusion_pairs(gold)
+            plots[f"candidates-{task}.csv"] = pd.DataFrame(
+                [{"candidate": r.candidate.name, **{p: round(r.headline(p), 4) for p in study.protocols}}
+                 for r in ranked[task]])
             errors[f"{task}.csv"] = corpus.errors(table, gold, error_columns, section["errors"])
-            metrics[task] = {
-                **entry,
-                "candidates": {r.candidate.name: {p: round(r.headline(p), 4) for p in study.protocols} for r in ranked[task]},
-                **metrics[task],
-            }
+            metrics[task] = {**headline_figures(entry), **metrics[task]}
     # The summary holds no run id (a DVC output must not change when nothing else does): `train`
     # and `behaviour` find this parent run by the summary's digest.
     tracking.mark_evaluation(parent_id, summary)
