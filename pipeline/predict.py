@@ -197,7 +197,7 @@ class ProgressBar:
             for unit in dict.fromkeys(reader.unit for reader in self.readers):
                 sizes = [reader.size() for reader in self.readers if reader.unit == unit]
                 total = None if None in sizes else sum(sizes)
-                self.tasks[unit] = self.bar.add_task(unit, total=total, amount="", written="")
+                self.tasks[unit] = self.bar.add_task("predicting", total=total, unit=unit, amount="", written="")
             self.update()
         return self
 
@@ -207,10 +207,10 @@ class ProgressBar:
             for unit, task in self.tasks.items():
                 self.bar.update(task, completed=sum(reader.consumed for reader in self.readers if reader.unit == unit))
             for task in self.bar.tasks:
-                read = amount(task.completed, task.description)
-                read += f" of {amount(task.total, task.description)}" if task.total is not None else ""
-                read += f", {amount(task.speed, task.description)}/s" if task.speed else ""
-                self.bar.update(task.id, amount=read)
+                unit = task.fields["unit"]
+                total = f" of {amount(task.total, unit)}" if task.total is not None else ""
+                read = amount(task.completed, unit) + total
+                self.bar.update(task.id, amount=read + (f", {amount(task.speed, unit)}/s" if task.speed else ""))
 
     def wrote(self, rows: int) -> None:
         """`rows` more sentences written."""
@@ -278,7 +278,8 @@ def predict_files(inputs: Inputs, target: Path | None, predictor: Predictor, bat
                 yield batch.assign(**{INPUT_COLUMN: name}) if tagged else batch
 
     rows = 0
-    with open_output(target, output_columns) as writer, ProgressBar(show_progress, list(inputs.readers.values())) as bar:
+    bar = ProgressBar(show_progress, list(inputs.readers.values()))
+    with open_output(target, output_columns) as writer, bar:
         for batch in coalesce(batches(), batch_size):
             writer.write(predictor.predict(batch).reindex(columns=output_columns))
             rows += len(batch)

@@ -96,8 +96,8 @@ class Summary:
                  columns.date: "date"}
         named = {column: shown for column, shown in named.items() if column in taking.columns}
         part = taking[list(named)].fillna("").astype(str).set_axis(list(named.values()), axis=1)
-        part.insert(2, "probability", pd.to_numeric(taking.get("stance_p", pd.Series(index=taking.index)),
-                                                    errors="coerce"))
+        confidence = pd.to_numeric(taking["stance_p"], errors="coerce") if "stance_p" in taking else float("nan")
+        part.insert(2, "probability", confidence)
         both = part if self.sides is None else pd.concat([self.sides, part], ignore_index=True)
         both = both.sort_values("probability", ascending=False, kind="stable", na_position="last")
         self.sides = both.groupby(["bloc", "stance"], sort=False).head(SIDE_SENTENCES).reset_index(drop=True)
@@ -110,7 +110,8 @@ def ordered(known: Iterable[str], found: Iterable) -> list:
 
 
 def summarise(batches: Iterable[pd.DataFrame], columns: ReportColumns = ReportColumns()) -> Summary:
-    """The counts of a stream of prediction batches (rows without a stance are counted apart)."""
+    """The counts, and the sentences taking a side, of a stream of prediction batches read in
+    `columns` (rows without a stance are counted apart)."""
     summary = Summary(columns)
     for batch in batches:
         summary.rows += len(batch)

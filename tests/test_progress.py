@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from conftest import BIN, tool_env
 from pipeline.cli import app
-from pipeline.predict import amount
+from pipeline.predict import ProgressBar, amount
 from pipeline.tables import ReadOptions, reader
 
 ROWS = 3_000
@@ -86,3 +86,21 @@ def test_no_bar_when_not_on_a_terminal(trained_models, tmp_path):
     big_table().head(3).to_csv(source, index=False)
     result = CliRunner().invoke(app, ["predict", str(source), "--model", str(trained_models)])
     assert result.exit_code == 0 and result.stderr == "" and len(result.stdout.splitlines()) == 4
+
+
+def test_bar_has_one_task_per_unit_summing_its_inputs(tmp_path):
+    paths = [tmp_path / name for name in ("a.csv", "b.jsonl", "c.parquet", "d.parquet")]
+    for path in paths:
+        WRITE[path.suffix[1:]](big_table().head(1_500), path)
+    readers = [reader(str(path), ReadOptions(batch_size=500), segmenter=None) for path in paths]
+    stdin = reader("-", ReadOptions(), segmenter=None)
+    with ProgressBar(True, readers) as bar:
+        for source in readers[:3]:
+            for _ in source.batches():
+                bar.wrote(0)
+        bytes_task, rows_task = bar.bar.tasks
+        assert (bytes_task.completed, bytes_task.total) == (sum(p.stat().st_size for p in paths[:2]),) * 2
+        assert (rows_task.completed, rows_task.total) == (1_500, 3_000)
+    with ProgressBar(True, [stdin]) as bar:
+        (rows_task,) = bar.bar.tasks
+        assert rows_task.total is None and "rows" in rows_task.fields["amount"]
