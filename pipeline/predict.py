@@ -207,10 +207,7 @@ class ProgressBar:
             for unit, task in self.tasks.items():
                 self.bar.update(task, completed=sum(reader.consumed for reader in self.readers if reader.unit == unit))
             for task in self.bar.tasks:
-                unit = task.fields["unit"]
-                total = f" of {amount(task.total, unit)}" if task.total is not None else ""
-                read = amount(task.completed, unit) + total
-                self.bar.update(task.id, amount=read + (f", {amount(task.speed, unit)}/s" if task.speed else ""))
+                self.bar.update(task.id, amount=measured(task.completed, task.total, task.speed, task.fields["unit"]))
 
     def wrote(self, rows: int) -> None:
         """`rows` more sentences written."""
@@ -225,11 +222,17 @@ class ProgressBar:
             self.bar.stop()
 
 
-def amount(value: float, unit: str) -> str:
-    """A number of bytes (as kB, MB, ...) or of rows, for the progress bar."""
+def measured(done: float, total: float | None, speed: float | None, unit: str) -> str:
+    """How much has been read, of how much and how fast, in bytes ('1.2 MB of 4.0 MB, 300.0 kB/s')
+    or rows ('1,200 of 4,000 rows, 300 rows/s')."""
     from rich.filesize import decimal
 
-    return decimal(int(value)) if unit == "bytes" else f"{int(value):,} rows"
+    def number(value: float) -> str:
+        return decimal(int(value)) if unit == "bytes" else f"{int(value):,}"
+
+    suffix = "" if unit == "bytes" else " rows"
+    read = number(done) + (f" of {number(total)}" if total is not None else "") + suffix
+    return read + (f", {number(speed)}{suffix}/s" if speed else "")
 
 
 @dataclass

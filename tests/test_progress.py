@@ -10,11 +10,12 @@ import subprocess
 
 import pandas as pd
 import pytest
+from rich.filesize import decimal
 from typer.testing import CliRunner
 
 from conftest import BIN, tool_env
 from pipeline.cli import app
-from pipeline.predict import ProgressBar, amount
+from pipeline.predict import ProgressBar, measured
 from pipeline.tables import ReadOptions, reader
 
 ROWS = 3_000
@@ -74,7 +75,7 @@ def test_bar_on_one_big_csv_reaches_its_size_with_time_left(trained_models, tmp_
     shown = terminal_run([str(BIN / "stance"), "predict", str(source), "--model", str(trained_models),
                           "--batch-size", "500", "-o", str(tmp_path / "out.csv")], tmp_path)
     frames = [frame.strip() for frame in re.split(r"[\r\n]+", shown) if frame.strip()]
-    size = amount(source.stat().st_size, "bytes")
+    size = decimal(source.stat().st_size)
     final = frames[-1]
     assert re.search(rf"predicting .* {re.escape(size)} of {re.escape(size)}, .*/s .*{ROWS:,} sentences", final), final
     partway = [frame for frame in frames if re.search(r" of .* \d+:\d\d:\d\d", frame) and f"{size} of" not in frame]
@@ -103,4 +104,10 @@ def test_bar_has_one_task_per_unit_summing_its_inputs(tmp_path):
         assert (rows_task.completed, rows_task.total) == (1_500, 3_000)
     with ProgressBar(True, [stdin]) as bar:
         (rows_task,) = bar.bar.tasks
-        assert rows_task.total is None and "rows" in rows_task.fields["amount"]
+        assert rows_task.total is None and rows_task.fields["amount"] == "0 rows"
+
+
+def test_amounts_read_are_in_bytes_or_rows():
+    assert measured(1_200_000, 4_000_000, 300_000, "bytes") == "1.2 MB of 4.0 MB, 300.0 kB/s"
+    assert measured(1_200, 4_000, 300.4, "rows") == "1,200 of 4,000 rows, 300 rows/s"
+    assert measured(1_200, None, None, "rows") == "1,200 rows"
