@@ -94,6 +94,12 @@ def test_report_of_real_predictions(trained_models, tmp_path):
     assert "2022-01-12" in section(page, "Over time")
 
 
+def broken_model(models):
+    """A models folder whose stance model's MLmodel is not a model's metadata."""
+    (models / "stance").mkdir(parents=True)
+    (models / "stance" / "MLmodel").write_text("flavors: [", encoding="utf-8")
+
+
 @pytest.mark.parametrize(
     "make, output, words",
     [
@@ -105,10 +111,13 @@ def test_report_of_real_predictions(trained_models, tmp_path):
          ["predictions.csv", "'published'", "--date-column"]),
         (lambda p: predictions().to_csv(p, index=False), "report.html --doc-column source",
          ["predictions.csv", "'source'", "--doc-column"]),
-        (lambda p: predictions().to_csv(p, index=False), "report.html --model missing", ["missing", "does not exist"]),
+        (lambda p: predictions().to_csv(p, index=False), "report.html --model {tmp}/missing",
+         ["missing", "does not exist"]),
+        (lambda p: predictions().to_csv(p, index=False) or broken_model(p.parent / "models"),
+         "report.html --model {tmp}/models", ["MLmodel", "not a natostance model"]),
     ],
     ids=["no stance column", "missing input", "missing output directory", "not html", "missing date column",
-         "missing doc column", "missing models folder"],
+         "missing doc column", "missing models folder", "unreadable model metadata"],
 )
 def test_bad_report_input_is_one_line_and_writes_nothing(tmp_path, make, output, words):
     source = tmp_path / "predictions.csv"
@@ -117,7 +126,7 @@ def test_bad_report_input_is_one_line_and_writes_nothing(tmp_path, make, output,
     existing.write_text("old report", encoding="utf-8")
     before = sorted(p.name for p in tmp_path.iterdir())
     name, *options = output.split()
-    result = stance("report", source, "-o", tmp_path / name, *options)
+    result = stance("report", source, "-o", tmp_path / name, *[option.format(tmp=tmp_path) for option in options])
     assert result.exit_code == 2, result.output
     line, *more = result.stderr.strip().splitlines()
     assert not more and all(word in line for word in words), line
