@@ -452,12 +452,31 @@ def evaluate(
 def report(
     predictions: Path = typer.Argument(..., help="Predictions written by `stance predict` (.csv, .tsv, .jsonl, .parquet)."),
     output: Path = typer.Option(..., "--output", "-o", help="The HTML report to write."),
+    model: Path = typer.Option(
+        None, "--model", metavar="FOLDER",
+        help="The models that made the predictions (a models directory or one model's folder), whose versions the"
+        " report names from their MLmodel and model card [default: models, if there].",
+    ),
+    date_column: str = typer.Option(
+        None, "--date-column", help="Column of the dates charted over time [default: date, if there]."),
+    doc_column: str = typer.Option(
+        None, "--doc-column", help="Column naming each row's document [default: doc or input_file, if there]."),
+    text_column: str = typer.Option(
+        None, "--text-column", help="Column of the sentences listed [default: the text column of --params]."),
     encoding: str = ENCODING_OPTION,
     params: Path = PARAMS_OPTION,
 ) -> None:
-    """A self-contained HTML report of predictions: stance by bloc, per document and over time."""
-    from pipeline.config import Schema, load_params
-    from pipeline.report import write_report
+    """A self-contained HTML report of predictions: stance by bloc, per document and over time, the
+    sentences that take a side per bloc, and the models' versions."""
+    from pipeline.config import Columns, Schema, load_params
+    from pipeline.metrics import Headline
+    from pipeline.report import ReportColumns, write_report
 
-    schema = Schema.load(load_params(params)["data"]["schema"])
-    write_report(predictions, output, schema.tasks, encoding)
+    settings = load_params(params)
+    schema = Schema.load(settings["data"]["schema"])
+    if model and not model.is_dir():
+        raise InputError(f"{model}: models directory does not exist")
+    models = model or (Path("models") if Path("models").is_dir() else None)
+    sides = Headline.from_params("stance", settings).labels or tuple(s for s in schema.tasks["stance"] if s != "none")
+    columns = ReportColumns(doc_column, date_column, text_column or Columns.from_params(settings).text, sides)
+    write_report(predictions, output, schema.tasks, encoding, columns, models)

@@ -3,6 +3,7 @@ corpus's own description (the `model_card` parameters)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 CARD = """# {title}: `{task}` model
@@ -37,6 +38,15 @@ Every fit, in evaluation as in the final refit, also learned from {} written tra
 sentences written from the label definitions, never from the corpus, and never tested on. The
 figures below are measured on the labeled corpus rows only.
 """
+
+CHOSEN = re.compile(r"^\*\*Chosen candidate:\*\* `([^`]+)`", re.M)
+
+
+def chosen_candidate(card: str) -> str | None:
+    """The candidate a card says was chosen (None for a card without that line)."""
+    found = CHOSEN.search(card)
+    return found.group(1) if found else None
+
 
 DEFAULTS = {
     "title": "natostance",

@@ -199,6 +199,41 @@ def load_uri(uri: str) -> TaskModel:
         return load_folder(folder, source=uri)
 
 
+@dataclass(frozen=True)
+class ModelVersion:
+    """What names a saved model, read from its folder without loading it: the task, the labels, the
+    `model_uuid` (derived from the model file's content: `pipeline.reproducible`), the time MLflow
+    saved it (None when left out for reproducibility) and the candidate its model card names."""
+
+    folder: str
+    task: str
+    labels: tuple[str, ...]
+    uuid: str
+    created: str | None
+    candidate: str | None
+
+
+def model_versions(root: Path) -> list[ModelVersion]:
+    """The models of a models directory (a subfolder per task) or of one model folder, by task;
+    a folder whose `MLmodel` cannot be read raises `InputError`."""
+    from pipeline.modelcard import chosen_candidate
+
+    folders = [root] if (root / MLMODEL).is_file() else sorted(f for f in root.iterdir() if (f / MLMODEL).is_file())
+    versions = []
+    for folder in folders:
+        try:
+            meta = yaml.safe_load((folder / MLMODEL).read_text(encoding="utf-8"))
+            metadata = meta.get("metadata") or {}
+            card = folder / "README.md"
+            candidate = chosen_candidate(card.read_text(encoding="utf-8")) if card.is_file() else None
+            versions.append(ModelVersion(str(folder), metadata["task"], tuple(metadata.get("labels", ())),
+                                         str(meta["model_uuid"]), meta.get("utc_time_created"), candidate))
+        except (yaml.YAMLError, UnicodeDecodeError, AttributeError, KeyError, TypeError) as error:
+            raise InputError(f"{folder / MLMODEL}: not a natostance model's metadata ({type(error).__name__}:"
+                             f" {error})".splitlines()[0]) from None
+    return versions
+
+
 def task_folders(root: Path, tasks: list[str] | None) -> list[str]:
     """The tasks of a models directory: `tasks`, else every subfolder holding a model."""
     if tasks:

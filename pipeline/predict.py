@@ -173,38 +173,66 @@ def coalesce(batches: Iterable[pd.DataFrame], size: int) -> Iterator[pd.DataFram
 
 
 class ProgressBar:
-    """Inputs read and sentences written, as a rich progress bar on standard error; silent when
-    not enabled."""
+    """How much of the inputs has been read, how fast and how long the rest will take, and the
+    sentences written, as a rich progress bar on standard error; silent when not enabled.
 
-    def __init__(self, enabled: bool, inputs: int):
-        self.enabled, self.inputs, self.bar, self.task, self.rows = enabled, inputs, None, None, 0
+    The inputs are measured as their readers measure them (bytes of text files, rows of Parquet
+    tables and of standard input): one bar per unit, so that a folder of CSV and Parquet files
+    shows two. Standard input has no size: its bar counts rows and their rate, with no time left.
+    """
+
+    def __init__(self, enabled: bool, readers: list[Any]):
+        self.enabled, self.readers, self.bar, self.tasks, self.rows = enabled, readers, None, {}, 0
 
     def __enter__(self) -> "ProgressBar":
         if self.enabled:
             from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
             self.bar = Progress(
-                TextColumn("predicting"), BarColumn(), MofNCompleteColumn(), TextColumn("inputs"),
-                TextColumn("{task.fields[rows]:,} sentences"), TimeElapsedColumn(), console=Console(stderr=True),
+                TextColumn("predicting"), BarColumn(), TextColumn("{task.fields[amount]}"), TimeRemainingColumn(),
+                TextColumn("{task.fields[written]}"), console=Console(stderr=True),
             )
             self.bar.start()
-            self.task = self.bar.add_task("predicting", total=self.inputs, rows=0)
+            for unit in dict.fromkeys(reader.unit for reader in self.readers):
+                sizes = [reader.size() for reader in self.readers if reader.unit == unit]
+                total = None if None in sizes else sum(sizes)
+                self.tasks[unit] = self.bar.add_task("predicting", total=total, unit=unit, amount="", written="")
+            self.update()
         return self
 
-    def read(self) -> None:
-        """One more input read to its end."""
+    def update(self) -> None:
+        """Show how much the readers have consumed, and how fast."""
         if self.bar:
-            self.bar.advance(self.task)
+            for unit, task in self.tasks.items():
+                self.bar.update(task, completed=sum(reader.consumed for reader in self.readers if reader.unit == unit))
+            for task in self.bar.tasks:
+                self.bar.update(task.id, amount=measured(task.completed, task.total, task.speed, task.fields["unit"]))
 
     def wrote(self, rows: int) -> None:
+        """`rows` more sentences written."""
         if self.bar:
             self.rows += rows
-            self.bar.update(self.task, rows=self.rows)
+            self.bar.update(next(iter(self.tasks.values())), written=f"{self.rows:,} sentences")
+            self.update()
 
     def __exit__(self, *exc) -> None:
         if self.bar:
+            self.update()
             self.bar.stop()
+
+
+def measured(done: float, total: float | None, speed: float | None, unit: str) -> str:
+    """How much has been read, of how much and how fast, in bytes ('1.2 MB of 4.0 MB, 300.0 kB/s')
+    or rows ('1,200 of 4,000 rows, 300 rows/s')."""
+    from rich.filesize import decimal
+
+    def number(value: float) -> str:
+        return decimal(int(value)) if unit == "bytes" else f"{int(value):,}"
+
+    suffix = "" if unit == "bytes" else " rows"
+    read = number(done) + (f" of {number(total)}" if total is not None else "") + suffix
+    return read + (f", {number(speed)}{suffix}/s" if speed else "")
 
 
 @dataclass
@@ -251,10 +279,10 @@ def predict_files(inputs: Inputs, target: Path | None, predictor: Predictor, bat
         for name, source in inputs.readers.items():
             for batch in source.batches():
                 yield batch.assign(**{INPUT_COLUMN: name}) if tagged else batch
-            bar.read()
 
     rows = 0
-    with open_output(target, output_columns) as writer, ProgressBar(show_progress, len(inputs.readers)) as bar:
+    bar = ProgressBar(show_progress, list(inputs.readers.values()))
+    with open_output(target, output_columns) as writer, bar:
         for batch in coalesce(batches(), batch_size):
             writer.write(predictor.predict(batch).reindex(columns=output_columns))
             rows += len(batch)

@@ -163,11 +163,31 @@ def require_column(name: str, columns: list[str], column: str, hint: str) -> Non
         raise InputError(f"{name}: no column '{column}' (its columns: {', '.join(map(str, columns)) or 'none'}); {hint}")
 
 
-class StdinReader:
-    """Standard input: one sentence per line."""
+class InputReader:
+    """What every reader shares: how much of its input `batches` has read (`consumed`) of its
+    `size()`, in `unit`s: bytes of files here, rows where a reader counts them."""
+
+    unit = "bytes"
+    consumed = 0
+
+    def __init__(self, name: str, options: ReadOptions):
+        self.path, self.options = Path(name), options
+
+    def size(self) -> int | None:
+        """The input's size in `unit`s (None: unknown until it is read)."""
+        return self.path.stat().st_size
+
+
+class StdinReader(InputReader):
+    """Standard input: one sentence per line; its size is unknown, so `consumed` counts rows."""
+
+    unit = "rows"
 
     def __init__(self, name: str, options: ReadOptions):
         self.name, self.options = name, options
+
+    def size(self) -> None:
+        return None
 
     def columns(self) -> list[str]:
         return [self.options.text_column]
@@ -175,14 +195,17 @@ class StdinReader:
     def batches(self) -> Iterator[pd.DataFrame]:
         lines = decoded_lines(sys.stdin.buffer, self.options.encoding, "<stdin>")
         frames = (pd.DataFrame({self.options.text_column: chunk}) for chunk in chunks(lines, self.options.batch_size))
-        yield from self.options.within_limit(frames, "<stdin>", "line")
+        for frame in self.options.within_limit(frames, "<stdin>", "line"):
+            self.consumed += len(frame)
+            yield frame
 
 
-class DocumentReader:
-    """A document, segmented into sentences by the corpus segmenter."""
+class DocumentReader(InputReader):
+    """A document, segmented into sentences by the corpus segmenter (read whole)."""
 
     def __init__(self, name: str, options: ReadOptions, segmenter: Callable):
-        self.path, self.options, self.segmenter = Path(name), options, segmenter
+        super().__init__(name, options)
+        self.segmenter = segmenter
 
     def columns(self) -> list[str]:
         return [self.options.text_column if c == "text" else c for c in DOCUMENT_COLUMNS]
@@ -190,23 +213,24 @@ class DocumentReader:
     def batches(self) -> Iterator[pd.DataFrame]:
         records = self.segmenter().segment_file(self.path, self.options.encoding)
         frame = pd.DataFrame.from_records(records, columns=DOCUMENT_COLUMNS)
+        self.consumed = self.size()
         yield frame.astype({"index": "int64", "start": "int64", "end": "int64"}).rename(
             columns={"text": self.options.text_column}
         )
 
 
-class DelimitedReader:
+class DelimitedReader(InputReader):
     """A CSV or TSV table with a header row; every value is read as text, exactly as written."""
 
     def __init__(self, name: str, options: ReadOptions):
-        self.path, self.options = Path(name), options
+        super().__init__(name, options)
         self.separator = "\t" if self.path.suffix.lower() == ".tsv" else ","
 
-    def _read(self, **kwargs):
+    def _read(self, source, **kwargs):
         # index_col=False: a first row with a field too many is an error, not an index column
         # that shifts every row.
         return pd.read_csv(
-            self.path, sep=self.separator, dtype=str, keep_default_na=False, na_filter=False, index_col=False,
+            source, sep=self.separator, dtype=str, keep_default_na=False, na_filter=False, index_col=False,
             encoding=self.options.encoding, **kwargs,
         )
 
@@ -249,23 +273,26 @@ class DelimitedReader:
     def columns(self) -> list[str]:
         with self._errors():
             try:
-                return list(self._read(nrows=1).columns)  # one row: a malformed first row fails here
+                return list(self._read(self.path, nrows=1).columns)  # one row: a malformed first row fails here
             except pd.errors.EmptyDataError:
                 return []
 
     def batches(self) -> Iterator[pd.DataFrame]:
-        with self._errors():
-            try:
-                reader = self._read(chunksize=self.options.batch_size)
-            except pd.errors.EmptyDataError:
-                return
-        with reader:
-            yield from self.options.within_limit(self._chunks(reader), str(self.path))
+        with self.path.open("rb") as handle:  # its position is the bytes the parser has read
+            with self._errors():
+                try:
+                    reader = self._read(handle, chunksize=self.options.batch_size)
+                except pd.errors.EmptyDataError:
+                    self.consumed = self.size()
+                    return
+            with reader:
+                yield from self.options.within_limit(self._chunks(reader, handle), str(self.path))
 
-    def _chunks(self, reader) -> Iterator[pd.DataFrame]:
+    def _chunks(self, reader, handle: BinaryIO) -> Iterator[pd.DataFrame]:
         while True:
             with self._errors():  # not held while the caller has a batch
                 batch = next(reader, None)
+            self.consumed = handle.tell()
             if batch is None:
                 return
             yield batch
@@ -274,49 +301,52 @@ class DelimitedReader:
 JSON_KINDS = {bool: "a boolean", int: "a number", float: "a number", list: "a list", dict: "an object"}
 
 
-class JsonlReader:
+class JsonlReader(InputReader):
     """A JSON Lines table: one object per line; blank lines are skipped. Its columns are the
     fields of all records (a first pass over the file, cheap beside prediction, which also finds
     a malformed line before any output is written); a record without a field leaves it empty."""
 
-    def __init__(self, name: str, options: ReadOptions):
-        self.path, self.options = Path(name), options
-
-    def records(self) -> Iterator[dict]:
-        """Each record; a malformed line, or a text that is not a string or is too long, raises `InputError`."""
-        with self.path.open("rb") as handle:
-            for number, line in enumerate(decoded_lines(handle, self.options.encoding, str(self.path)), start=1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json_object(line)
-                except ValueError as error:
-                    raise InputError(f"{self.path}: line {number}: {error}") from None
-                text = record.get(self.options.text_column)
-                if text is not None and not isinstance(text, str):
-                    raise InputError(
-                        f"{self.path}: line {number}: column '{self.options.text_column}' holds"
-                        f" {JSON_KINDS.get(type(text), type(text).__name__)} ({json.dumps(text)[:40]}), not text"
-                    )
-                self.options.too_long(text or "", f"{self.path}: line {number}")
-                yield record
+    def records(self, handle: BinaryIO) -> Iterator[dict]:
+        """Each record of the file open as `handle`; a malformed line, or a text that is not a
+        string or is too long, raises `InputError`."""
+        for number, line in enumerate(decoded_lines(handle, self.options.encoding, str(self.path)), start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json_object(line)
+            except ValueError as error:
+                raise InputError(f"{self.path}: line {number}: {error}") from None
+            text = record.get(self.options.text_column)
+            if text is not None and not isinstance(text, str):
+                raise InputError(
+                    f"{self.path}: line {number}: column '{self.options.text_column}' holds"
+                    f" {JSON_KINDS.get(type(text), type(text).__name__)} ({json.dumps(text)[:40]}), not text"
+                )
+            self.options.too_long(text or "", f"{self.path}: line {number}")
+            yield record
 
     def columns(self) -> list[str]:
         fields: dict[str, None] = {}
-        for record in self.records():
-            fields.update(dict.fromkeys(record))
+        with self.path.open("rb") as handle:
+            for record in self.records(handle):
+                fields.update(dict.fromkeys(record))
         return list(fields)
 
     def batches(self) -> Iterator[pd.DataFrame]:
-        for chunk in chunks(self.records(), self.options.batch_size):
-            yield pd.DataFrame.from_records(chunk)
+        with self.path.open("rb") as handle:
+            for chunk in chunks(self.records(handle), self.options.batch_size):
+                self.consumed = handle.tell()
+                yield pd.DataFrame.from_records(chunk)
+            self.consumed = handle.tell()  # blank lines after the last record
 
 
-class ParquetReader:
-    """A Parquet table, read one record batch at a time."""
+class ParquetReader(InputReader):
+    """A Parquet table, read one record batch at a time; its size is its row count."""
 
-    def __init__(self, name: str, options: ReadOptions):
-        self.path, self.options = Path(name), options
+    unit = "rows"
+
+    def size(self) -> int:
+        return self._open().metadata.num_rows
 
     @contextmanager
     def _errors(self):
@@ -364,6 +394,7 @@ class ParquetReader:
         parquet = self._open()
         with self._errors():
             for batch in parquet.iter_batches(batch_size=self.options.batch_size):
+                self.consumed += batch.num_rows
                 yield batch.to_pandas()
 
 
