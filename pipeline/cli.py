@@ -78,10 +78,10 @@ PARAMS_OPTION = typer.Option(Path("configs/params.yaml"), "--params", metavar="F
 @labels_app.command("check")
 @one_line_errors
 def labels_check(
-    gold: Path = typer.Option(Path("labels/gold.jsonl"), "--gold", help="Gold label file (JSONL) to check."),
-    corpus: Path = typer.Option(Path("seeds"), "--corpus", help="Folder of the corpus documents (.txt)."),
+    gold: Path = typer.Option(Path("labels/gold.jsonl"), "--gold", metavar="FILE", help="Gold label file (JSONL) to check."),
+    corpus: Path = typer.Option(Path("seeds"), "--corpus", metavar="FOLDER", help="Folder of the corpus documents (.txt)."),
     examples: Path = typer.Option(
-        None, "--examples", help="Written training examples (JSONL) to check too [default: data.examples of --params]."
+        None, "--examples", metavar="FILE", help="Written training examples (JSONL) to check too [default: data.examples of --params]."
     ),
     params: Path = PARAMS_OPTION,
 ) -> None:
@@ -303,7 +303,7 @@ def labels_import(
 
 
 MODEL_OPTION = typer.Option(
-    ["models"], "--model",
+    ["models"], "--model", metavar="MODELS",
     help="Models directory (one subfolder per task), one model's folder, or an MLflow model URI such as"
     " models:/natostance-stance@champion or runs:/RUN/model; repeat to combine sources, one per task.",
 )
@@ -324,15 +324,15 @@ FAST_OPTION = typer.Option(
     help="Use the fast model set (the fast/ subfolder of each --model directory): no sentence encoder,"
     " several times faster, somewhat less accurate (see README).",
 )
-TASK_OPTION = typer.Option(None, "--task", help="Predict only this task (stance, bloc, claim); repeatable.")
+TASK_OPTION = typer.Option(None, "--task", metavar="TASK", help="Predict only this task (stance, bloc, claim); repeatable.")
 TEXT_COLUMN_OPTION = typer.Option(
-    None, "--text-column",
+    None, "--text-column", metavar="COLUMN",
     help="Column of tables that holds the sentence [default: the one the models were trained on].")
 MODEL_PARAMS_OPTION = typer.Option(
-    None, "--params",
+    None, "--params", metavar="FILE",
     help="Parameters (YAML) to predict with instead of those each model carries: columns, segmentation, label schema.")
-ENCODING_OPTION = typer.Option("utf-8", "--encoding", help="Encoding of text inputs (.txt, .md, .csv, .tsv, .jsonl, -).")
-BATCH_SIZE_OPTION = typer.Option(10_000, "--batch-size", min=1, help="Rows read, predicted and written at a time.")
+ENCODING_OPTION = typer.Option("utf-8", "--encoding", metavar="ENCODING", help="Encoding of text inputs (.txt, .md, .csv, .tsv, .jsonl, -).")
+BATCH_SIZE_OPTION = typer.Option(10_000, "--batch-size", min=1, metavar="ROWS", help="Rows read, predicted and written at a time.")
 
 
 def open_inputs(inputs: list[str], predictor, encoding: str, batch_size: int):
@@ -362,7 +362,7 @@ def predict(
         ..., help="Files, directories (every supported file inside) or - (standard input, one sentence per line)."
     ),
     output: Path = typer.Option(
-        None, "--output", "-o", help="Output file: .csv, .jsonl or .parquet (format from the extension); CSV on standard output without it."
+        None, "--output", "-o", metavar="FILE", help="Output file: .csv, .jsonl or .parquet (format from the extension); CSV on standard output without it."
     ),
     model: list[str] = MODEL_OPTION,
     fast: bool = FAST_OPTION,
@@ -370,7 +370,7 @@ def predict(
     text_column: str = TEXT_COLUMN_OPTION,
     probs: bool = typer.Option(False, "--probs", help="Add one probability column per class (stance_p_favor, ...)."),
     prefix: str = typer.Option(
-        "", "--prefix",
+        "", "--prefix", metavar="PREFIX",
         help="Prefix of the added columns' names (predicted_ gives predicted_stance, ...), so that input columns"
         " of the plain names, such as gold labels, are kept."),
     encoding: str = ENCODING_OPTION,
@@ -418,7 +418,7 @@ def evaluate(
     text_column: str = TEXT_COLUMN_OPTION,
     encoding: str = ENCODING_OPTION,
     batch_size: int = BATCH_SIZE_OPTION,
-    json_out: Path = typer.Option(None, "--json", help="Also write the figures to this JSON file."),
+    json_out: Path = typer.Option(None, "--json", metavar="FILE", help="Also write the figures to this JSON file."),
     params: Path = MODEL_PARAMS_OPTION,
 ) -> None:
     """Predict on a file with gold labels and print per task macro-F1, accuracy, per-class scores
@@ -451,18 +451,18 @@ def evaluate(
 @one_line_errors
 def report(
     predictions: Path = typer.Argument(..., help="Predictions written by `stance predict` (.csv, .tsv, .jsonl, .parquet)."),
-    output: Path = typer.Option(..., "--output", "-o", help="The HTML report to write."),
+    output: Path = typer.Option(..., "--output", "-o", metavar="FILE", help="The HTML report to write."),
     model: Path = typer.Option(
         None, "--model", metavar="FOLDER",
         help="The models that made the predictions (a models directory or one model's folder), whose versions the"
         " report names from their MLmodel and model card [default: models, if there].",
     ),
     date_column: str = typer.Option(
-        None, "--date-column", help="Column of the dates charted over time [default: date, if there]."),
+        None, "--date-column", metavar="COLUMN", help="Column of the dates charted over time [default: date, if there]."),
     doc_column: str = typer.Option(
-        None, "--doc-column", help="Column naming each row's document [default: doc or input_file, if there]."),
+        None, "--doc-column", metavar="COLUMN", help="Column naming each row's document [default: doc or input_file, if there]."),
     text_column: str = typer.Option(
-        None, "--text-column", help="Column of the sentences listed [default: the text column of --params]."),
+        None, "--text-column", metavar="COLUMN", help="Column of the sentences listed [default: the text column of --params]."),
     encoding: str = ENCODING_OPTION,
     params: Path = PARAMS_OPTION,
 ) -> None:
