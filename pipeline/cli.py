@@ -24,6 +24,8 @@ app = typer.Typer(
 )
 labels_app = typer.Typer(help="Check, compare and grow the hand labels in labels/.", no_args_is_help=True)
 app.add_typer(labels_app, name="labels")
+models_app = typer.Typer(help="The registered models in MLflow: their versions and @champion.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
 
 Command = TypeVar("Command", bound=Callable)
 
@@ -445,6 +447,39 @@ def evaluate(
         console.print(table)
     if json_out:
         write_json(results, json_out)
+
+
+REGISTERED_NAME = typer.Argument(..., metavar="NAME", help="Registered model name, e.g. natostance-stance.")
+
+
+@models_app.command("list")
+@one_line_errors
+def models_list(name: str = REGISTERED_NAME) -> None:
+    """List a registered model's versions, newest first: which is @champion, its candidate, headline
+    score and labels, and why @champion moved to it or not."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from pipeline.tracking import versions
+
+    rows = versions(name)
+    table = Table(*rows[0], title=name)
+    for row in rows:
+        table.add_row(*row.values())
+    Console().print(table)
+
+
+@models_app.command("promote")
+@one_line_errors
+def models_promote(
+    name: str = REGISTERED_NAME,
+    version: str = typer.Argument(..., metavar="VERSION", help="The version to make @champion."),
+) -> None:
+    """Move @champion to a version by hand, whatever it scored (a retrain moves it only to a model
+    at least as good on the same labels); the version's tags record the decision."""
+    from pipeline.tracking import promote
+
+    print(promote(name, version))
 
 
 @app.command()

@@ -228,6 +228,36 @@ def register_champion(run_id: str, name: str, folder, score: Score, encoder=None
     return f"models:/{name}/{version} @{CHAMPION}"
 
 
+def promote(name: str, version: str) -> str:
+    """Move `champion` of the registered model `name` to `version`, as asked by hand; the decision
+    is a tag of the version."""
+    mlflow = open_store(create=False)
+    client = mlflow.MlflowClient()
+    try:
+        client.get_model_version(name, version)
+    except mlflow.exceptions.MlflowException:
+        raise InputError(f"models:/{name}/{version}: no such registered model version in {tracking_uri()}") from None
+    client.set_model_version_tag(name, version, "champion_decision", "promoted by hand (stance models promote)")
+    client.set_registered_model_alias(name, CHAMPION, version)
+    return f"models:/{name}/{version} @{CHAMPION}"
+
+
+def versions(name: str) -> list[dict[str, str]]:
+    """The versions of the registered model `name`, newest first: number, champion mark, candidate,
+    headline with its metric and protocol, labels and the champion decision."""
+    mlflow = open_store(create=False)
+    client = mlflow.MlflowClient()
+    found = client.search_model_versions(f"name = '{name}'", order_by=["version_number DESC"])
+    if not found:
+        raise InputError(f"{name}: no registered model of that name in {tracking_uri()}")
+    champion = client.get_registered_model(name).aliases.get(CHAMPION)  # search results carry no aliases
+    return [{"version": str(v.version), "champion": CHAMPION if str(v.version) == str(champion) else "",
+             "candidate": v.tags.get("candidate", ""),
+             "headline": " ".join(v.tags.get(key, "") for key in ("headline_metric", "protocol", "headline")).strip(),
+             "labels": v.tags.get("labels_hash", ""), "decision": v.tags.get("champion_decision", "")}
+            for v in found]
+
+
 EVALUATION_TAG = "evaluation_digest"
 
 

@@ -49,3 +49,24 @@ def test_other_labels_or_an_explicit_promotion_move_the_champion(store, trained_
     register(folder, 0.10, labels="labels-b", promote=True)
     assert champion(store) == "3"
     assert store.get_model_version("natostance-bloc", "3").tags["champion_decision"] == "promoted (asked)"
+
+
+def test_models_list_and_promote_through_the_cli(store, trained_models):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    folder = trained_models / "bloc"
+    register(folder, 0.80)
+    register(folder, 0.45)
+    listed = CliRunner().invoke(app, ["models", "list", "natostance-bloc"], env={"COLUMNS": "200"})
+    assert listed.exit_code == 0, listed.output
+    rows = [line for line in listed.stdout.splitlines() if line.strip().startswith(("│ 1", "│ 2"))]
+    assert "not promoted" in rows[0] and "champion" in rows[1] and "macro_f1 written 0.800000" in rows[1]
+    promoted = CliRunner().invoke(app, ["models", "promote", "natostance-bloc", "2"])
+    assert promoted.exit_code == 0 and champion(store) == "2", promoted.output
+    decision = store.get_model_version("natostance-bloc", "2").tags["champion_decision"]
+    assert decision == "promoted by hand (stance models promote)"
+    missing = CliRunner().invoke(app, ["models", "promote", "natostance-bloc", "9"])
+    assert missing.exit_code == 2 and missing.stderr.strip().startswith("error: models:/natostance-bloc/9: no such")
+    assert champion(store) == "2"
