@@ -79,11 +79,17 @@ def model_prefix(params: dict) -> str:
     return (params.get("tracking") or {}).get("model_prefix", REGISTERED_PREFIX)
 
 
+# MLflow 3's UI opens an experiment without a kind in its GenAI (traces) view, which hides the
+# runs table and charts that compare candidates; this kind opens it as model training.
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
+
+
 def configure(experiment: str = EXPERIMENT):
     """Import MLflow pointed at the project's store (checked, created when missing) and the
-    experiment that this process's runs go to."""
+    experiment that this process's runs go to, marked as a model-training experiment."""
     mlflow = open_store()
     mlflow.set_experiment(experiment)
+    mlflow.set_experiment_tag(*EXPERIMENT_KIND)
     return mlflow
 
 

@@ -145,6 +145,7 @@ def test_runs_and_champion_alias_are_on_the_server(trained_tweets: Path, mlflow_
 
     client = MlflowClient(tracking_uri=mlflow_server)
     experiment = client.get_experiment_by_name("tweets")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"  # the UI's model-training view
     runs = client.search_runs([experiment.experiment_id])
     parents = [r for r in runs if r.info.run_name.startswith("dvc-evaluate ")]
     assert len(parents) == 1
