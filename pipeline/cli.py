@@ -449,6 +449,27 @@ def evaluate(
         write_json(results, json_out)
 
 
+def report_settings(params: Path | None, models: Path | None):
+    """The parameters and label schema a report reads: from `params`, else from what the models
+    carry, else from configs/params.yaml."""
+    from pipeline.config import DEFAULT_PARAMS, Schema, load_params
+    from pipeline.models import model_versions
+
+    carried = [version for version in model_versions(models) if version.params] if models and not params else []
+    if carried:
+        order = carried[0].params.get("tasks") or [version.task for version in carried]
+        labels = {version.task: list(version.labels) for version in carried}
+        tasks = {task: labels[task] for task in order if task in labels}
+        headlines = {k: v for version in carried for k, v in version.params["evaluate"]["headline"].items()}
+        settings = {**carried[0].params, "evaluate": {"headline": headlines}}
+        return settings, Schema.from_mapping({"tasks": tasks, "rules": settings["rules"]}, models)
+    if not params and not DEFAULT_PARAMS.is_file():
+        raise InputError("no label schema: name the models that made the predictions with --model, or their"
+                         " parameters with --params")
+    settings = load_params(params or DEFAULT_PARAMS)
+    return settings, Schema.load(settings["data"]["schema"])
+
+
 REGISTERED_NAME = typer.Argument(..., metavar="NAME", help="Registered model name, e.g. natostance-stance.")
 
 
@@ -499,19 +520,21 @@ def report(
     text_column: str = typer.Option(
         None, "--text-column", metavar="COLUMN", help="Column of the sentences listed [default: the text column of --params]."),
     encoding: str = ENCODING_OPTION,
-    params: Path = PARAMS_OPTION,
+    params: Path = typer.Option(
+        None, "--params", metavar="FILE",
+        help="Parameters (YAML) naming the label schema [default: what the --model models carry, else"
+        " configs/params.yaml]."),
 ) -> None:
     """A self-contained HTML report of predictions: stance by bloc, per document and over time, the
     sentences that take a side per bloc, and the models' versions."""
-    from pipeline.config import Columns, Schema, load_params
+    from pipeline.config import Columns
     from pipeline.metrics import Headline
     from pipeline.report import ReportColumns, write_report
 
-    settings = load_params(params)
-    schema = Schema.load(settings["data"]["schema"])
     if model and not model.is_dir():
         raise InputError(f"{model}: models directory does not exist")
     models = model or (Path("models") if Path("models").is_dir() else None)
+    settings, schema = report_settings(params, models)
     sides = Headline.from_params("stance", settings).labels or tuple(s for s in schema.tasks["stance"] if s != "none")
     columns = ReportColumns(doc_column, date_column, text_column or Columns.from_params(settings).text, sides)
     write_report(predictions, output, schema.tasks, encoding, columns, models)

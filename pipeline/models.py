@@ -211,6 +211,7 @@ class ModelVersion:
     uuid: str
     created: str | None
     candidate: str | None
+    params: dict  # what the model carries of its training parameters (`pipeline.config.prediction_params`)
 
 
 def model_versions(root: Path) -> list[ModelVersion]:
@@ -227,7 +228,8 @@ def model_versions(root: Path) -> list[ModelVersion]:
             card = folder / "README.md"
             candidate = chosen_candidate(card.read_text(encoding="utf-8")) if card.is_file() else None
             versions.append(ModelVersion(str(folder), metadata["task"], tuple(metadata.get("labels", ())),
-                                         str(meta["model_uuid"]), meta.get("utc_time_created"), candidate))
+                                         str(meta["model_uuid"]), meta.get("utc_time_created"), candidate,
+                                         metadata.get("params") or {}))
         except (yaml.YAMLError, UnicodeDecodeError, AttributeError, KeyError, TypeError) as error:
             raise InputError(f"{folder / MLMODEL}: not a natostance model's metadata ({type(error).__name__}:"
                              f" {error})".splitlines()[0]) from None

@@ -205,3 +205,15 @@ def test_report_names_the_model_versions_read_from_their_folders(trained_models,
     empty.mkdir()
     assert stance("report", source, "-o", target, "--model", empty).exit_code == 0
     assert f"Model versions unknown (no model in {empty})" in section(target.read_text(encoding="utf-8"), "Models")
+
+
+def test_a_report_outside_the_repository_reads_the_schema_its_models_carry(trained_models, tmp_path, monkeypatch):
+    """`stance report` elsewhere failed on configs/params.yaml."""
+    monkeypatch.chdir(tmp_path)
+    predictions().to_csv("predictions.csv", index=False)
+    result = stance("report", "predictions.csv", "-o", "report.html", "--model", trained_models)
+    assert result.exit_code == 0, result.output
+    assert "Sentences taking a side" in (tmp_path / "report.html").read_text(encoding="utf-8")
+    alone = stance("report", "predictions.csv", "-o", "alone.html")
+    assert alone.exit_code == 2 and alone.stderr.startswith("error: no label schema: name the models")
+    assert not (tmp_path / "alone.html").exists()
