@@ -12,7 +12,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,encoder,parser]"
+	$(BIN)/python -m pip install --quiet -e ".[test,encoder,parser,spark]"
 	touch $@
 
 demo: $(INSTALLED)
