@@ -34,6 +34,9 @@ LOCAL = "local[*]"
 LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")  # errors only, from the JVM's start
 CONNECT_SECONDS = 10
 SUCCESS = "_SUCCESS"  # the file Spark writes in a finished output folder
+# Predicting costs a thousand times what reading does: every core gets several partitions, however
+# few the input's splits (a few large files) or Spark's data-size-based coalescing would make them.
+PARTITIONS_PER_CORE = 4
 
 
 def is_uri(given: str) -> bool:
@@ -222,8 +225,11 @@ def labeled(frame, predictor: Predictor, shipped, given: str):
     if not isinstance(kind, (StringType, NullType)):
         raise InputError(f"{given}: column '{predictor.text_column}' holds {kind.simpleString()} values, not text")
     documents = {predictor.group, predictor.order} <= set(frame.columns)
+    partitions = max(frame.rdd.getNumPartitions(), PARTITIONS_PER_CORE * frame.sparkSession.sparkContext.defaultParallelism)
     if documents:  # each document in one partition, its rows together
-        frame = frame.repartition(predictor.group).sortWithinPartitions(predictor.group)
+        frame = frame.repartition(partitions, predictor.group).sortWithinPartitions(predictor.group)
+    elif frame.rdd.getNumPartitions() < partitions:
+        frame = frame.repartition(partitions)
     added = [StructField(name, StringType() if name in predictor.models else DoubleType()) for name in predictor.columns]
     return frame.mapInArrow(functools.partial(label_partition, shipped, predictor.group if documents else None),
                             StructType(frame.schema.fields + added))
