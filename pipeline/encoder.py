@@ -98,10 +98,13 @@ class OnnxEncoder:
     def encode(self, texts: list[str]) -> np.ndarray:
         """(texts, dimensions) float32 vectors. Each text runs alone (int8 dynamic quantization
         scales activations by the range of the whole input, so in a padded batch a text's vector
-        would depend on the texts beside it), on one thread per core."""
+        would depend on the texts beside it), on one thread per core, or `OMP_NUM_THREADS` threads
+        where it is set (Spark sets it to the cores of a task: a node's tasks would share its cores
+        with a thread per core each)."""
         vectors = np.empty((len(texts), self.session.get_outputs()[0].shape[-1]), dtype=np.float32)
         encodings = self.tokenizer.encode_batch(texts)
-        threads = max(1, min(os.cpu_count() or 1, len(texts)))
+        cores = os.environ.get("OMP_NUM_THREADS", "")
+        threads = max(1, min(int(cores) if cores.isdigit() else os.cpu_count() or 1, len(texts)))
 
         def run(rows: range) -> None:
             for row in rows:
