@@ -323,7 +323,8 @@ def segment(
         if Path(name).suffix.lower() not in DOCUMENT_SUFFIXES:
             raise InputError(f"{name}: not a document ({', '.join(DOCUMENT_SUFFIXES)}); `stance segment` splits documents")
     settings = load_params(params)
-    sources = Inputs.open(documents, read_options(settings, "text", encoding, batch_size=1), segmenter_factory(settings))
+    options = read_options(settings, "text", encoding, batch_size=1)  # a document is read as one batch, whatever this
+    sources = Inputs.open(documents, options, segmenter_factory(settings))
     with open_output(output, DOCUMENT_COLUMNS) as writer:
         for source in sources.readers.values():
             for batch in source.batches():
