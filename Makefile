@@ -12,7 +12,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test,encoder,parser]"
+	$(BIN)/python -m pip install --quiet -e ".[test,encoder,parser,spark]"
 	touch $@
 
 demo: $(INSTALLED)
@@ -30,6 +30,7 @@ bench: $(INSTALLED)  # about an hour: the benchmarks read the data and models of
 	$(BIN)/python bench/predict_throughput.py --rows 20000 --distinct
 	$(BIN)/python bench/predict_throughput.py --rows 100000 --distinct --models models/fast
 	$(BIN)/python bench/speaker_attribution.py
+	$(BIN)/python bench/spark_predict.py --rows 200000 --models models/fast
 
 clean:
 	rm -rf $(VENV) data mlruns mlartifacts mlflow.db

@@ -335,6 +335,7 @@ MODEL_PARAMS_OPTION = typer.Option(
     help="Parameters (YAML) to predict with instead of those each model carries: columns, segmentation, label schema.")
 ENCODING_OPTION = typer.Option("utf-8", "--encoding", metavar="ENCODING", help="Encoding of text inputs (.txt, .md, .csv, .tsv, .jsonl, -).")
 BATCH_SIZE_OPTION = typer.Option(10_000, "--batch-size", min=1, metavar="ROWS", help="Rows read, predicted and written at a time.")
+PROBS_OPTION = typer.Option(False, "--probs", help="Add one probability column per class (stance_p_favor, ...).")
 
 
 def open_inputs(inputs: list[str], predictor, encoding: str, batch_size: int):
@@ -370,7 +371,7 @@ def predict(
     fast: bool = FAST_OPTION,
     task: list[str] = TASK_OPTION,
     text_column: str = TEXT_COLUMN_OPTION,
-    probs: bool = typer.Option(False, "--probs", help="Add one probability column per class (stance_p_favor, ...)."),
+    probs: bool = PROBS_OPTION,
     prefix: str = typer.Option(
         "", "--prefix", metavar="PREFIX",
         help="Prefix of the added columns' names (predicted_ gives predicted_stance, ...), so that input columns"
@@ -408,6 +409,78 @@ replaces an input.
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise typer.Exit(1) from None
+
+
+@app.command("spark-predict")
+@one_line_errors
+def spark_predict(
+    source: str = typer.Argument(
+        ..., metavar="INPUT", help="A Parquet, CSV, TSV or JSONL file or folder, or any URI Spark reads (s3a://, hdfs://)."
+    ),
+    output: Path = typer.Argument(
+        ..., metavar="OUTPUT", help="The Parquet folder to write (Spark's part files); an earlier Spark output there is replaced."
+    ),
+    master: str = typer.Option(
+        None, "--master", help="Spark master URL (spark://host:7077, yarn, local[4]) [default: spark-submit's, else local[*]]."
+    ),
+    model: list[str] = MODEL_OPTION,
+    fast: bool = FAST_OPTION,
+    task: list[str] = TASK_OPTION,
+    text_column: str = TEXT_COLUMN_OPTION,
+    probs: bool = PROBS_OPTION,
+    kind: str = typer.Option(
+        None, "--format", help="Input format: parquet, csv, tsv or jsonl [default: from the input's extension or its files']."
+    ),
+    batch_size: int = BATCH_SIZE_OPTION,
+    params: Path = MODEL_PARAMS_OPTION,
+) -> None:
+    """Label a corpus on Apache Spark, with the same models and labels as `stance predict`.
+
+    The output has every input column, then the columns `stance predict` adds. Each partition \
+is predicted in batches by the executors; with document columns (doc, index), each document \
+in one batch, so the context features see it whole. The output folder appears only when the \
+run succeeds.
+    """
+    from pipeline.predict import load_predictor
+    from pipeline.spark import check_run, spark_predict as predict_on_spark
+
+    kind = check_run(source, output, kind)  # before the models load
+    predictor = load_predictor(given_params(params), model_sources(model, fast), task, text_column, probs)
+    predict_on_spark(source, output, predictor, master, kind, batch_size)
+
+
+@app.command()
+@one_line_errors
+def segment(
+    inputs: list[str] = typer.Argument(..., help="Documents (.txt, .md) and folders of them."),
+    output: Path = typer.Option(
+        ..., "--output", "-o", help="The sentence table to write: .csv, .jsonl or .parquet (format from the extension)."
+    ),
+    encoding: str = ENCODING_OPTION,
+    params: Path = PARAMS_OPTION,
+) -> None:
+    """Split documents into a sentence table (id, doc, index, start, end, date, text), exactly as
+    `stance predict` splits them: an input for `stance spark-predict` or any other tool."""
+    from pipeline.config import load_params
+    from pipeline.predict import Inputs, segmenter_factory
+    from pipeline.tables import DOCUMENT_COLUMNS, DOCUMENT_SUFFIXES, check_output, expand_inputs, open_output
+
+    check_output(output, inputs)
+    documents = expand_inputs(inputs)
+    for name in documents:
+        if Path(name).suffix.lower() not in DOCUMENT_SUFFIXES:
+            raise InputError(f"{name}: not a document ({', '.join(DOCUMENT_SUFFIXES)}); `stance segment` splits documents")
+    from pipeline.segmentation import SegmentationSettings
+    from pipeline.tables import ReadOptions
+
+    settings = load_params(params)
+    # A document is read as one batch, whatever the batch size says.
+    options = ReadOptions("text", encoding, 1, SegmentationSettings.from_params(settings).max_chars)
+    sources = Inputs.open(documents, options, segmenter_factory(settings))
+    with open_output(output, DOCUMENT_COLUMNS) as writer:
+        for source in sources.readers.values():
+            for batch in source.batches():
+                writer.write(batch)
 
 
 @app.command()

@@ -58,40 +58,53 @@ def digest(data: bytes) -> str:
 
 @dataclass
 class OnnxEncoder:
-    """Mean-pooled, L2-normalised sentence vectors from a transformer graph."""
+    """Mean-pooled, L2-normalised sentence vectors from a transformer graph. It pickles as the files
+    it was built from, and is rebuilt (and checked again) where it is unpickled: a Spark executor."""
 
     session: Any
     tokenizer: Any
     sha256: str
+    files: dict[str, bytes]
 
     @classmethod
     def load(cls, folder: Path) -> "OnnxEncoder":
         """The encoder of `folder`, its files checked against the digests of its manifest."""
         require_runtime()
+        read_manifest(folder)
+        return cls.build({name: (Path(folder) / name).read_bytes() for name in (MANIFEST, GRAPH, TOKENIZER)}, folder)
+
+    @classmethod
+    def build(cls, files: dict[str, bytes], folder: Path = Path(".")) -> "OnnxEncoder":
+        """The encoder of an encoder folder's files (`folder` names them in messages)."""
         import onnxruntime
         from tokenizers import Tokenizer
 
-        manifest = read_manifest(folder)
-        graph, tokenizer = (Path(folder) / GRAPH).read_bytes(), (Path(folder) / TOKENIZER).read_bytes()
-        for name, data in ((GRAPH, graph), (TOKENIZER, tokenizer)):
-            if digest(data) != manifest["sha256"][name]:
-                raise InputError(f"{Path(folder) / name}: sha256 {digest(data)} is not the one its {MANIFEST} names")
-        text_tokenizer = Tokenizer.from_str(tokenizer.decode("utf-8"))
+        manifest = json.loads(files[MANIFEST])
+        for name in (GRAPH, TOKENIZER):
+            if digest(files[name]) != manifest["sha256"][name]:
+                raise InputError(f"{Path(folder) / name}: sha256 {digest(files[name])} is not the one its {MANIFEST} names")
+        text_tokenizer = Tokenizer.from_str(files[TOKENIZER].decode("utf-8"))
         text_tokenizer.no_padding()
         text_tokenizer.enable_truncation(max_length=int(manifest["max_tokens"]))
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3
         options.intra_op_num_threads = 1  # one short sentence per run: a second thread inside it only waits (measured)
-        session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
-        return cls(session, text_tokenizer, manifest["sha256"][GRAPH])
+        session = onnxruntime.InferenceSession(files[GRAPH], options, providers=["CPUExecutionProvider"])
+        return cls(session, text_tokenizer, manifest["sha256"][GRAPH], files)
+
+    def __reduce__(self):
+        return OnnxEncoder.build, (self.files,)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """(texts, dimensions) float32 vectors. Each text runs alone (int8 dynamic quantization
         scales activations by the range of the whole input, so in a padded batch a text's vector
-        would depend on the texts beside it), on one thread per core."""
+        would depend on the texts beside it), on one thread per core, or `OMP_NUM_THREADS` threads
+        where it is set (Spark sets it to the cores of a task: a node's tasks would share its cores
+        with a thread per core each)."""
         vectors = np.empty((len(texts), self.session.get_outputs()[0].shape[-1]), dtype=np.float32)
         encodings = self.tokenizer.encode_batch(texts)
-        threads = max(1, min(os.cpu_count() or 1, len(texts)))
+        cores = os.environ.get("OMP_NUM_THREADS", "")
+        threads = max(1, min(int(cores) if cores.isdigit() else os.cpu_count() or 1, len(texts)))
 
         def run(rows: range) -> None:
             for row in rows:
@@ -115,6 +128,11 @@ def register(folder: Path) -> str:
     if sha256 not in _REGISTERED:
         _REGISTERED[sha256] = OnnxEncoder.load(folder)
     return sha256
+
+
+def install(loaded: OnnxEncoder) -> None:
+    """Make `loaded` (an encoder unpickled on a Spark executor) the encoder of its digest in this process."""
+    _REGISTERED.setdefault(loaded.sha256, loaded)
 
 
 def encoder(sha256: str) -> OnnxEncoder:

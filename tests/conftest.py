@@ -80,6 +80,33 @@ def trained_models(tmp_path_factory, gold_table) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def encoder_folder(tmp_path_factory) -> Path:
+    """An encoder folder written by the real `encoder` stage."""
+    folder = tmp_path_factory.mktemp("built") / "encoder"
+    run([str(BIN / "python"), "-m", "pipeline.stages.encoder", str(folder)], REPO)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def embedding_models(tmp_path_factory, gold_table, encoder_folder) -> Path:
+    """A models folder whose stance model uses sentence embeddings, with its encoder beside it."""
+    from pipeline.candidates import CandidateSettings, build
+    from pipeline.config import Columns, Schema
+    from pipeline.models import save_model
+
+    folder = tmp_path_factory.mktemp("embedding-models")
+    shutil.copytree(encoder_folder, folder / "encoder")
+    settings = CandidateSettings.load(REPO / "configs/candidates.yaml")
+    settings.embeddings["encoder"] = str(folder / "encoder")
+    candidate = next(c for c in settings.candidates if c.name == "logreg-ngrams-lexicon-parsed-context-embeddings")
+    labels = Schema.load(REPO / "configs/schema.yaml").tasks["stance"]
+    model = build(candidate, settings, Columns(), seed=0).fit(gold_table, gold_table["stance"])
+    save_model(model, folder / "stance", "stance", list(labels), ["text", "doc", "index"], "# test model\n",
+               carried_params("stance"))
+    return folder
+
+
 def register_in_temporary_store(folder: Path, tmp_path: Path, encoder: Path | None = None) -> str:
     """A model folder (with the sentence `encoder` it runs, if any) registered as
     `natostance-stance@champion` in a new SQLite MLflow store under `tmp_path`; the store's URI."""
