@@ -57,9 +57,9 @@ def fewer_examples(repo: Path, passages: int) -> None:
 
 @pytest.fixture(scope="module")
 def reproduced(tmp_path_factory) -> Path:
-    """A copy of the project after `dvc repro`, trained on the seeds and the first 40 written passages."""
+    """A copy of the project after `dvc repro`, trained on the seeds and the first 16 written passages."""
     repo = copy_project(tmp_path_factory.mktemp("dvc") / "repo")
-    fewer_examples(repo, 40)
+    fewer_examples(repo, 16)
     run(["dvc", "repro"], repo)
     return repo
 
