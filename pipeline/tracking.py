@@ -117,16 +117,34 @@ def flatten(prefix: str, value: Any) -> dict[str, Any]:
 
 @contextmanager
 def parent_run(stage: str, tags: dict[str, str], params: dict[str, Any]):
-    """A parent run for one training, named by what tells retrains apart (time, commit, labels);
+    """A parent run for one training, named by what tells retrains apart (time, commit, labels, the
+    parameters changed since the stage's previous parent run, also its tag `params_changed`);
     yields its run id."""
     from datetime import datetime, timezone
 
     mlflow = open_store()
+    logged = {key: str(value)[:500] for key, value in flatten("", params).items()}
+    changed = params_changed(mlflow, experiment_name(params), stage, logged)
     started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M")
     name = f"dvc-{stage} {started} {tags.get('git_commit', 'unknown')[:7]} labels {tags.get('labels_hash', '')[:8]}"
-    with mlflow.start_run(run_name=name, tags={"dvc_stage": stage, **tags}) as run:
-        mlflow.log_params({k: str(v)[:500] for k, v in flatten("", params).items()})
+    if changed:
+        name += f" changed {', '.join(changed)}"[:200]
+    tags = {"dvc_stage": stage, "params_changed": ", ".join(changed), **tags}
+    with mlflow.start_run(run_name=name, tags=tags) as run:
+        mlflow.log_params(logged)
         yield run.info.run_id
+
+
+def params_changed(mlflow, experiment: str, stage: str, logged: dict[str, str]) -> list[str]:
+    """The parameters whose value differs from the previous parent run of `stage` in `experiment`
+    (none for the first)."""
+    previous = mlflow.search_runs(experiment_names=[experiment], output_format="list", max_results=1,
+                                  filter_string=f"tags.dvc_stage = '{stage}' and tags.task IS NULL",
+                                  order_by=["attributes.start_time DESC"])
+    if not previous:
+        return []
+    before = previous[0].data.params
+    return sorted(key for key in {*logged, *before} if logged.get(key) != before.get(key))
 
 
 def training_data(table: pd.DataFrame, source: str, target: str, name: str):

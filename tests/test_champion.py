@@ -70,3 +70,18 @@ def test_models_list_and_promote_through_the_cli(store, trained_models):
     missing = CliRunner().invoke(app, ["models", "promote", "natostance-bloc", "9"])
     assert missing.exit_code == 2 and missing.stderr.strip().startswith("error: models:/natostance-bloc/9: no such")
     assert champion(store) == "2"
+
+
+def test_a_parent_run_names_the_parameters_changed_since_the_last(store):
+    tracking.configure()
+    params = {"seed": 1, "train": {"inner_folds": 2, "candidates": "candidates.yaml"}}
+    with tracking.parent_run("evaluate", {"git_commit": "abc1234"}, params) as first:
+        pass
+    with tracking.parent_run("evaluate", {"git_commit": "abc1234"}, params) as same:
+        pass
+    changed = {**params, "train": {**params["train"], "inner_folds": 3}}
+    with tracking.parent_run("evaluate", {"git_commit": "abc1234"}, changed) as other:
+        pass
+    assert [store.get_run(run).data.tags["params_changed"] for run in (first, same, other)] == [
+        "", "", "train.inner_folds"]
+    assert store.get_run(other).info.run_name.endswith(" changed train.inner_folds")
