@@ -362,7 +362,7 @@ def given_params(params: Path | None) -> dict | None:
 @one_line_errors
 def predict(
     inputs: list[str] = typer.Argument(
-        ..., help="Files, directories (every supported file inside) or - (standard input, one sentence per line)."
+        ..., metavar="INPUTS", help="Files, directories (every supported file inside) or - (standard input, one sentence per line)."
     ),
     output: Path = typer.Option(
         None, "--output", "-o", metavar="FILE", help="Output file: .csv, .jsonl or .parquet (format from the extension); CSV on standard output without it."
@@ -452,7 +452,7 @@ run succeeds.
 @app.command()
 @one_line_errors
 def segment(
-    inputs: list[str] = typer.Argument(..., help="Documents (.txt, .md) and folders of them."),
+    inputs: list[str] = typer.Argument(..., metavar="DOCUMENTS", help="Documents (.txt, .md) and folders of them."),
     output: Path = typer.Option(
         ..., "--output", "-o", help="The sentence table to write: .csv, .jsonl or .parquet (format from the extension)."
     ),
@@ -486,7 +486,7 @@ def segment(
 @app.command()
 @one_line_errors
 def evaluate(
-    file: str = typer.Argument(..., help="A table (.csv, .tsv, .jsonl, .parquet) with the text and gold label columns."),
+    file: str = typer.Argument(..., metavar="FILE", help="A table (.csv, .tsv, .jsonl, .parquet) with the text and gold label columns."),
     model: list[str] = MODEL_OPTION,
     fast: bool = FAST_OPTION,
     task: list[str] = TASK_OPTION,
@@ -579,7 +579,7 @@ def models_promote(
 @app.command()
 @one_line_errors
 def report(
-    predictions: Path = typer.Argument(..., help="Predictions written by `stance predict` (.csv, .tsv, .jsonl, .parquet)."),
+    predictions: Path = typer.Argument(..., metavar="PREDICTIONS", help="Predictions written by `stance predict` (.csv, .tsv, .jsonl, .parquet)."),
     output: Path = typer.Option(..., "--output", "-o", metavar="FILE", help="The HTML report to write."),
     model: Path = typer.Option(
         None, "--model", metavar="FOLDER",
