@@ -156,9 +156,17 @@ def training_data(table: pd.DataFrame, source: str, target: str, name: str):
     # MLflow registers two local sources (for "" and "file:" URIs) that both claim a path, and warns
     # on every run that the path "can be interpreted in multiple ways": name the source directly.
     local = next(kind for kind in get_registered_sources() if kind._get_source_type() == "local")
-    with warnings.catch_warnings():  # a hint that integer columns cannot hold missing values: ours never do
-        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
+    with without_schema_hint():
         return mlflow.data.from_pandas(table, source=local(source), name=name, targets=target)
+
+
+@contextmanager
+def without_schema_hint():
+    """MLflow's hint, on inferring a table's schema, that integer columns cannot hold missing
+    values (ours never do), silenced."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
+        yield
 
 
 def log_candidate(
@@ -169,7 +177,7 @@ def log_candidate(
     and `inputs` (context -> dataset from `training_data`) as its inputs."""
     import mlflow
 
-    with mlflow.start_run(run_name=name, nested=True, parent_run_id=parent_id, tags=tags) as run:
+    with mlflow.start_run(run_name=name, nested=True, parent_run_id=parent_id, tags=tags) as run, without_schema_hint():
         mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
         mlflow.log_metrics(metrics)
         mlflow.log_figure(confusion_figure, "confusion_matrix.png")

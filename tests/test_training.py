@@ -207,7 +207,7 @@ def per_target_corpus(path: Path, rows: int = 160) -> None:
         if target == "carbon tax" and stance != "NONE":
             stance = "AGAINST" if stance == "FAVOR" else "FAVOR"
         records.append({"tweet": f"{word} of it {rng.choice(['today', 'now', 'please', 'soon'])} #{number % 7}",
-                        "target": target, "Stance": stance})
+                        "target": target, "retweets": number % 5, "Stance": stance})
     pd.DataFrame(records).to_csv(path, index=False)
 
 
