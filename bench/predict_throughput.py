@@ -123,8 +123,14 @@ def main() -> None:
         ("stance --help (median of 5)", f"{statistics.median(help_times):.2f} s", "goal < 0.3 s"),
         ("one sentence predicted (cold)", f"{one_sentence:.2f} s", f"goal < 2 s; model loading alone {loading:.1f} s"),
     ]
+    print_figures(f"predict throughput benchmark: {args.rows:,} {kind} rows, models {args.models},"
+                  f" batches of {BATCH:,}", figures)
+
+
+def print_figures(title: str, figures: list[tuple[str, str, str]]) -> None:
+    """A benchmark's title, then one aligned line per (name, value, note)."""
     width = max(len(name) for name, _, _ in figures)
-    print(f"predict throughput benchmark: {args.rows:,} {kind} rows, models {args.models}, batches of {BATCH:,}")
+    print(title)
     for name, value, note in figures:
         print(f"  {name:<{width}}  {value:>20}  {note}")
 

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from predict_throughput import REPO, STANCE, make_csv  # noqa: E402
+from predict_throughput import REPO, STANCE, make_csv, print_figures  # noqa: E402
 
 STARTUP_ROWS = 1_000
 
@@ -78,10 +78,7 @@ def main() -> None:
          f"{(args.rows - STARTUP_ROWS) / max(spark_seconds - startup, 1e-9):,.0f} rows/s", ""),
         ("rows whose labels differ", f"{differing:,}", f"largest probability difference {gap:.1e}"),
     ]
-    width = max(len(name) for name, _, _ in figures)
-    print(f"spark-predict benchmark: {args.rows:,} distinct rows, models {args.models}")
-    for name, value, note in figures:
-        print(f"  {name:<{width}}  {value:>16}  {note}")
+    print_figures(f"spark-predict benchmark: {args.rows:,} distinct rows, models {args.models}", figures)
 
 
 if __name__ == "__main__":

@@ -527,14 +527,14 @@ def report_settings(params: Path | None, models: Path | None):
     carry, else from configs/params.yaml."""
     from pipeline.config import DEFAULT_PARAMS, Schema, load_params
     from pipeline.models import model_versions
+    from pipeline.predict import carried_params
 
     carried = [version for version in model_versions(models) if version.params] if models and not params else []
     if carried:
         order = carried[0].params.get("tasks") or [version.task for version in carried]
         labels = {version.task: list(version.labels) for version in carried}
         tasks = {task: labels[task] for task in order if task in labels}
-        headlines = {k: v for version in carried for k, v in version.params["evaluate"]["headline"].items()}
-        settings = {**carried[0].params, "evaluate": {"headline": headlines}}
+        settings = carried_params([(version.folder, version.params) for version in carried])
         return settings, Schema.from_mapping({"tasks": tasks, "rules": settings["rules"]}, models)
     if not params and not DEFAULT_PARAMS.is_file():
         raise InputError("no label schema: name the models that made the predictions with --model, or their"

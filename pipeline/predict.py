@@ -121,7 +121,7 @@ def load_predictor(params: dict | None, model_sources: list[str], tasks: list[st
     if unknown:
         raise InputError(f"unknown task '{unknown[0]}' (the schema's tasks: {', '.join(schema.tasks)})")
     models = load_models(model_sources, schema.tasks if schema else None, list(dict.fromkeys(tasks)) if tasks else None)
-    settings = params or carried_params(models)
+    settings = params or carried_params([(model.source, model.params) for model in models.values()])
     columns = Columns.from_params(settings)
     rules = schema.rules if schema else Schema.from_mapping({"tasks": {t: list(m.labels) for t, m in models.items()},
                                                              "rules": settings["rules"]}, "the models' rules").rules
@@ -129,20 +129,20 @@ def load_predictor(params: dict | None, model_sources: list[str], tasks: list[st
                      group=columns.group, order=columns.order, target=columns.target, rules=rules, params=settings)
 
 
-def carried_params(models: dict[str, Any]) -> dict:
-    """The parameters the models were trained with, as one parameters mapping: they must agree
-    on everything but each task's headline."""
-    first, *others = models.values()
-    for model in models.values():
-        if not model.params:
-            raise InputError(f"{model.source}: the model does not carry its settings (trained by an older"
+def carried_params(carried: list[tuple[str, dict]]) -> dict:
+    """The parameters that models were trained with, as (source, what the model carries) pairs,
+    joined into one parameters mapping: they must agree on everything but each task's headline."""
+    (first, first_params), *others = carried
+    for source, params in carried:
+        if not params:
+            raise InputError(f"{source}: the model does not carry its settings (trained by an older"
                              " version): retrain it, or give the parameters it was trained with by --params")
-    for model in others:
+    for source, params in others:
         for key in ("data", "segment", "rules"):
-            if model.params[key] != first.params[key]:
-                raise InputError(f"{model.source}: trained with other '{key}' settings than {first.source}")
-    headlines = {task: spec for model in models.values() for task, spec in model.params["evaluate"]["headline"].items()}
-    return {**first.params, "evaluate": {"headline": headlines}}
+            if params[key] != first_params[key]:
+                raise InputError(f"{source}: trained with other '{key}' settings than {first}")
+    headlines = {task: spec for _, params in carried for task, spec in params["evaluate"]["headline"].items()}
+    return {**first_params, "evaluate": {"headline": headlines}}
 
 
 def segmenter_factory(params: dict) -> Callable:
